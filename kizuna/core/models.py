@@ -1,0 +1,64 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboxMessage(models.Model):
+    """A message kept by the development outbox instead of being sent (no SMTP configured)."""
+
+    mailer = models.CharField(_("mailer"), max_length=50, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    from_email = models.CharField(_("from"), max_length=500)
+    to = models.JSONField(_("to"), default=list)
+    cc = models.JSONField(_("cc"), default=list)
+    bcc = models.JSONField(_("bcc"), default=list)
+    reply_to = models.JSONField(_("reply to"), default=list)
+    subject = models.CharField(_("subject"), max_length=1000)
+    body_text = models.TextField(_("text"), blank=True)
+    body_html = models.TextField(_("HTML"), blank=True)
+    raw = models.TextField(_("raw message"))
+    created_at = models.DateTimeField(_("kept at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+
+    def __str__(self):
+        return self.subject
+
+    @property
+    def recipients(self) -> list[str]:
+        return [*self.to, *self.cc, *self.bcc]
+
+
+class ScheduledJob(models.Model):
+    """When a periodic job runs next. Schedulers claim a tick by moving next_run_at forward."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    next_run_at = models.DateTimeField(_("next run"))
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("scheduled job")
+        verbose_name_plural = _("scheduled jobs")
+
+    def __str__(self):
+        return self.name
+
+
+class WorkerHeartbeat(models.Model):
+    """A running task worker says it is alive; tasks of a worker that went silent run again."""
+
+    worker_id = models.CharField(_("worker id"), max_length=64, primary_key=True)
+    hostname = models.CharField(_("host"), max_length=255)
+    pid = models.PositiveIntegerField(_("process id"))
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    beat_at = models.DateTimeField(_("last heartbeat"), db_index=True)
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+
+    def __str__(self):
+        return f"{self.worker_id} ({self.hostname}:{self.pid})"

@@ -1,0 +1,365 @@
+"""Kizuna settings: read from the environment only (README lists every variable).
+
+Defaults work on a laptop (SQLite under var/, mail kept in the development outbox). With
+KIZUNA_DEBUG off, what production must set (SECRET_KEY, ALLOWED_HOSTS) stops start-up when missing.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    if value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_bool("KIZUNA_DEBUG", False)
+VAR_DIR = Path(env_str("KIZUNA_VAR_DIR") or BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def development_secret_key() -> str:
+    """One random key per checkout, generated once into var/ so sessions survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random string in production "
+            "(or set KIZUNA_DEBUG=true on a development machine)."
+        )
+    SECRET_KEY = development_secret_key()
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
+if not ALLOWED_HOSTS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS is not set. Set it to the host names Kizuna is served under, "
+            "separated by commas, e.g. ALLOWED_HOSTS=crm.example.co.jp."
+        )
+    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+CSRF_TRUSTED_ORIGINS = env_list("KIZUNA_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    # Ours first, so that our templates (errors, allauth screens) win.
+    "kizuna.core",
+    "kizuna.accounts",
+    "kizuna.console",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "django_htmx",
+    "django_tasks_db",
+    "huey.contrib.djhuey",
+]
+
+MIDDLEWARE = [
+    "log_request_id.middleware.RequestIDMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "kizuna.urls"
+WSGI_APPLICATION = "kizuna.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL", "sqlite:///var/kizuna.sqlite3")
+_database = dj_database_url.parse(DATABASE_URL)
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    _name = Path(_database["NAME"])
+    if str(_name) != ":memory:" and not _name.is_absolute():
+        _database["NAME"] = str(BASE_DIR / _name)
+        (BASE_DIR / _name).parent.mkdir(parents=True, exist_ok=True)
+    _database["OPTIONS"] = {
+        # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock
+        # at BEGIN, so two writers wait for each other instead of failing half-way.
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+elif _database["ENGINE"] == "django.db.backends.postgresql":
+    if env_bool("KIZUNA_DB_POOL", False):
+        _database["OPTIONS"] = {
+            "pool": {"min_size": 2, "max_size": env_int("KIZUNA_DB_POOL_SIZE", 10)}
+        }
+    else:
+        _database["CONN_MAX_AGE"] = env_int("KIZUNA_DB_CONN_MAX_AGE", 60)
+        _database["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, tasks -------------------------------------------------------------------------------
+
+REDIS_URL = env_str("KIZUNA_REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+TASK_BACKEND = env_str("KIZUNA_TASK_BACKEND", "database")
+if TASK_BACKEND not in {"database", "huey"}:
+    raise ImproperlyConfigured(
+        f"KIZUNA_TASK_BACKEND must be database or huey, not {TASK_BACKEND!r}."
+    )
+TASKS = {
+    "default": (
+        {"BACKEND": "django_tasks_db.DatabaseBackend"}
+        if TASK_BACKEND == "database"
+        else {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend", "ENQUEUE_ON_COMMIT": True}
+    )
+}
+# The scale-out path: a Redis queue consumed by `manage.py worker` on any number of machines.
+HUEY = {
+    "huey_class": "huey.RedisHuey",
+    "name": env_str("KIZUNA_HUEY_NAME", "kizuna"),
+    "immediate": False,
+    "connection": {"url": REDIS_URL or "redis://127.0.0.1:6379/0"},
+    "consumer": {"workers": env_int("KIZUNA_WORKER_THREADS", 2), "worker_type": "thread"},
+}
+# A task still "running" with no heartbeat from its worker for this long is run again.
+KIZUNA_WORKER_HEARTBEAT_TIMEOUT = env_int("KIZUNA_WORKER_HEARTBEAT_TIMEOUT", 60)
+
+# --- Accounts -----------------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_ADAPTER = "kizuna.accounts.adapters.AccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = None
+# Failed log-ins are limited per IP and per account (allauth counts them in the cache).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env_str("KIZUNA_LOGIN_FAILED_LIMIT", "10/m/ip,5/5m/key"),
+}
+
+# --- Internationalisation -----------------------------------------------------------------------
+
+LANGUAGE_CODE = "ja"
+LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env_str("KIZUNA_TIME_ZONE", "Asia/Tokyo")
+USE_TZ = True
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+
+# --- Static and uploaded files ------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Email --------------------------------------------------------------------------------------
+
+
+def mailer_from_url(url: str) -> dict:
+    """smtp://user:password@host:587?tls=true (smtps:// for implicit TLS) -> a MAILERS entry."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"}:
+        raise ImproperlyConfigured(
+            f"Email URLs start with smtp:// or smtps://, not {parts.scheme}://."
+        )
+    query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
+    options = {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "username": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "use_ssl": parts.scheme == "smtps",
+        "use_tls": query.get("tls") in {"1", "true", "yes"},
+        "timeout": 30,
+    }
+    return {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": options}
+
+
+def mailer_from_environment(url_variable: str, fallback: dict | None = None) -> dict:
+    if url := env_str(url_variable):
+        return mailer_from_url(url)
+    if fallback is not None:
+        return fallback
+    if backend := env_str("EMAIL_BACKEND"):
+        return {"BACKEND": backend}
+    # No SMTP server configured: keep mail in the development outbox, readable in the console.
+    return {"BACKEND": "kizuna.core.outbox.OutboxBackend"}
+
+
+_transactional_mailer = mailer_from_environment("EMAIL_URL")
+# Transactional mail (confirmations, resets) and campaigns go through separate mailers, so that
+# a provider's limit on campaigns never blocks a password reset.
+MAILERS = {
+    "default": _transactional_mailer,
+    "transactional": _transactional_mailer,
+    "marketing": mailer_from_environment("KIZUNA_MARKETING_EMAIL_URL", _transactional_mailer),
+}
+DEFAULT_FROM_EMAIL = env_str("KIZUNA_DEFAULT_FROM_EMAIL", "Kizuna <noreply@kizuna.localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Security -----------------------------------------------------------------------------------
+
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Behind a TLS-terminating proxy (the usual production set-up) trust its X-Forwarded-Proto.
+if env_bool("KIZUNA_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+HTTPS = env_bool("KIZUNA_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("KIZUNA_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KIZUNA_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("KIZUNA_HSTS_PRELOAD", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Logging ------------------------------------------------------------------------------------
+
+LOG_REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
+GENERATE_REQUEST_ID_IF_NOT_IN_HEADER = True
+REQUEST_ID_RESPONSE_HEADER = "X-Request-ID"
+LOG_LEVEL = env_str("KIZUNA_LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "log_request_id.filters.RequestIDFilter"}},
+    "formatters": {
+        # One JSON object a line, which log collectors parse without configuration.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "filters": ["request_id"],
+            "formatter": env_str("KIZUNA_LOG_FORMAT", "json"),
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.server": {"level": "INFO"},
+    },
+}

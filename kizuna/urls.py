@@ -1,0 +1,9 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("allauth.urls")),
+    path("console/", include("kizuna.console.urls")),
+    path("", include("kizuna.accounts.urls")),
+    path("", include("kizuna.core.urls")),
+]

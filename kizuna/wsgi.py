@@ -1,0 +1,8 @@
+"""WSGI entry point: granian --interface wsgi kizuna.wsgi:application"""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kizuna.settings")
+application = get_wsgi_application()
