@@ -1,0 +1,50 @@
+import re
+
+import pytest
+
+PAGES = ["/", "/accounts/login/", "/console/", "/console/outbox/"]
+
+
+@pytest.fixture
+def fetch(client, staff):
+    """GET as the visitor who can see the page: anonymous on the site, staff in the console."""
+
+    def get(path):
+        if path.startswith("/console/"):
+            client.force_login(staff)
+        return client.get(path)
+
+    return get
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_has_a_strict_content_security_policy_with_a_nonce(fetch, path):
+    response = fetch(path)
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    scripts = re.findall(r"<script\b[^>]*>", response.text)
+    assert scripts, "the shells load htmx"
+    assert all(f'nonce="{nonce}"' in tag for tag in scripts)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_page_uses_inline_styles_that_the_policy_would_block(fetch, path):
+    html = fetch(path).text
+    assert " style=" not in html
+    assert "<style>" not in html
+
+
+def test_each_response_carries_a_new_nonce(client, db):
+    first = client.get("/")["Content-Security-Policy"]
+    second = client.get("/")["Content-Security-Policy"]
+    assert first != second
+
+
+def test_pages_cannot_be_framed_or_sniffed(client, db):
+    response = client.get("/")
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
