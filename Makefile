@@ -34,6 +34,7 @@ run: export KIZUNA_DEBUG ?= true
 run: $(VENV)/.installed-run $(CATALOGS)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo --if-empty
+	@echo "Kizuna: http://127.0.0.1:$${KIZUNA_PORT:-8000}/  console: http://127.0.0.1:$${KIZUNA_PORT:-8000}/console/"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev start
 
 test: export KIZUNA_DEBUG ?= true
