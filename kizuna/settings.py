@@ -155,6 +155,9 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # The test database is a file, not memory: the tests start real worker processes on it.
+    # One per test run (process id), so that two runs in the same checkout never share it.
+    _database["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     if env_bool("KIZUNA_DB_POOL", False):
         _database["OPTIONS"] = {
@@ -364,5 +367,7 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "django.server": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # Huey adds its own handler to the root logger unless told otherwise; keep one JSON line.
+        "huey": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
     },
 }

@@ -4,6 +4,7 @@ Safe when two schedulers run by mistake: a tick is claimed by moving the job's n
 with a conditional UPDATE, so exactly one scheduler enqueues each tick.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +13,8 @@ from django.tasks import Task
 from django.utils import timezone
 
 from kizuna.core.models import ScheduledJob
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,16 +58,23 @@ def run_due_jobs(now: datetime | None = None) -> list[str]:
         schedule = _schedule_for(job, now)
         if schedule.next_run_at > now:
             continue
-        with transaction.atomic():
-            claimed = ScheduledJob.objects.filter(
-                pk=schedule.pk, next_run_at=schedule.next_run_at
-            ).update(
-                next_run_at=_following_tick(schedule.next_run_at, job.every, now),
-                last_run_at=now,
-            )
-            if claimed:
-                # Inside the claim's transaction: with the database backend the task row
-                # commits together with the claim, or neither does.
-                job.task.enqueue()
-                enqueued.append(job.name)
+        try:
+            with transaction.atomic():
+                claimed = ScheduledJob.objects.filter(
+                    pk=schedule.pk, next_run_at=schedule.next_run_at
+                ).update(
+                    next_run_at=_following_tick(schedule.next_run_at, job.every, now),
+                    last_run_at=now,
+                )
+                if claimed:
+                    # Inside the claim's transaction: with the database backend the task row
+                    # commits together with the claim, or neither does.
+                    job.task.enqueue()
+        except Exception:
+            # The claim is rolled back, so the tick is tried again at the next check; one job
+            # that cannot be enqueued must not stop the others (nor the scheduler).
+            logger.exception("Could not enqueue the periodic job %s", job.name)
+            continue
+        if claimed:
+            enqueued.append(job.name)
     return enqueued

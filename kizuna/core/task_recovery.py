@@ -6,6 +6,7 @@ for KIZUNA_WORKER_HEARTBEAT_TIMEOUT seconds is put back in the queue, up to MAX_
 times (a task that kills its worker every time is marked failed instead of looping).
 """
 
+import logging
 import os
 import socket
 import threading
@@ -18,6 +19,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from kizuna.core.models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
 
 MAX_WORKER_LOSSES = 5
 
@@ -51,6 +54,10 @@ class Heartbeat(threading.Thread):
             close_old_connections()
             try:
                 beat(self.worker_id)
+            except Exception:
+                # A passing database error must not end the beats: the worker would look dead
+                # and its running task would be run a second time by another worker.
+                logger.exception("Worker %s could not record its heartbeat", self.worker_id)
             finally:
                 connection.close()
             self.stopped.wait(interval)

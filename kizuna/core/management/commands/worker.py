@@ -8,7 +8,7 @@ import os
 import sys
 
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker
 
@@ -51,8 +51,12 @@ class Command(db_worker.Command):
         **options,
     ):
         self.configure_logging(verbosity)
+        queue_names = queue_name.split(",")
+        if exclude_queues and "*" not in queue_names:
+            # As db_worker: without it, the excluded queues would be ignored in silence.
+            raise CommandError("--exclude-queues can only be used with --queue-name=*")
         worker = HeartbeatWorker(
-            queue_names=queue_name.split(","),
+            queue_names=queue_names,
             interval=interval,
             batch=batch,
             backend_name=backend_name,
