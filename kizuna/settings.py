@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     # Ours first, so that our templates (errors, allauth screens) win.
     "kizuna.core",
     "kizuna.accounts",
+    "kizuna.crm",
     "kizuna.console",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -250,6 +251,11 @@ STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing one before 
 MEDIA_ROOT = VAR_DIR / "media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploaded personal data (custom field files, import files): no URL, served by checked views.
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "private", "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -5,5 +5,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("console/", include("kizuna.console.urls")),
     path("", include("kizuna.accounts.urls")),
+    path("console/", include("kizuna.crm.urls")),
     path("", include("kizuna.core.urls")),
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -62,3 +63,51 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.worker_id} ({self.hostname}:{self.pid})"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", _("Created")
+    UPDATE = "update", _("Updated")
+    DELETE = "delete", _("Deleted")
+    IMPORT = "import", _("Imported")
+    EXPORT = "export", _("Exported")
+    BULK_UPDATE = "bulk_update", _("Bulk update")
+    BULK_DELETE = "bulk_delete", _("Bulk delete")
+    MERGE = "merge", _("Merged")
+    UNMERGE = "unmerge", _("Merge undone")
+    DOWNLOAD = "download", _("File downloaded")
+
+
+class AuditLog(models.Model):
+    """Who did what to personal data, when, and to how many rows. Written, never edited."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("who"), max_length=255, blank=True)
+    action = models.CharField(_("action"), max_length=20, choices=AuditAction.choices)
+    object_type = models.CharField(_("object type"), max_length=50)  # "crm.contact"
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=255, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=1)
+    changes = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        indexes = [
+            # One object's history on its detail page.
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="core_audit_obj")
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
+        )
