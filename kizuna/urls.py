@@ -6,5 +6,6 @@ urlpatterns = [
     path("console/", include("kizuna.console.urls")),
     path("", include("kizuna.accounts.urls")),
     path("console/", include("kizuna.crm.urls")),
+    path("", include("kizuna.crm.site_urls")),
     path("", include("kizuna.core.urls")),
 ]

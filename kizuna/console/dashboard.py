@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from kizuna.core.models import OutboxMessage
+from kizuna.crm.models import Company, Contact
 
 
 def dashboard_figures() -> dict[str, int]:
@@ -15,6 +16,9 @@ def dashboard_figures() -> dict[str, int]:
     week_ago = timezone.now() - timedelta(days=7)
     tasks = DBTaskResult.objects
     return {
+        "contacts": Contact.objects.count(),
+        "contacts_new_this_week": Contact.objects.filter(created_at__gte=week_ago).count(),
+        "companies": Company.objects.count(),
         "staff": users.staff().count(),
         "members": users.members().filter(is_active=True).count(),
         "tasks_waiting": tasks.filter(status=TaskResultStatus.READY).count(),

@@ -23,3 +23,11 @@ class CoreConfig(AppConfig):
             group=navigation.SYSTEM,
             order=90,
         )
+        navigation.register_console_item(
+            key="audit",
+            label=_("Audit log"),
+            url_name="core:audit_list",
+            icon="shield",
+            group=navigation.SYSTEM,
+            order=80,
+        )

@@ -10,4 +10,5 @@ urlpatterns = [
     path("console/outbox/", console.outbox_list, name="outbox_list"),
     path("console/outbox/<int:message_id>/", console.outbox_detail, name="outbox_detail"),
     path("console/outbox/<int:message_id>/html/", console.outbox_html, name="outbox_html"),
+    path("console/audit/", console.audit_list, name="audit_list"),
 ]

@@ -7,7 +7,7 @@ Stored values in `custom` (JSON), by type - an empty value is never stored, its 
 | text, textarea, email, url,   | string (email, phone normalised)            |
 | phone, choice                 |                                             |
 | number                        | integer                                     |
-| decimal                       | string, canonical ("1234.5"), exact         |
+| decimal                       | string, exact, as typed ("1234.50")         |
 | date                          | "YYYY-MM-DD"                                |
 | datetime                      | ISO 8601 in UTC ("2026-11-22T00:30:00+00:00")|
 | boolean                       | true / false                                |

@@ -90,7 +90,9 @@ FILE_KIND_CHOICES = [(kind.key, kind.label) for kind in FILE_KINDS.values()]
 EXTENSIONS = {mime: ext for kind in FILE_KINDS.values() for mime, ext in kind.types.items()}
 # Never shown inline, whatever a stored row says (nothing of these kinds is accepted anyway).
 ACTIVE_CONTENT = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/xml"}
-_MARKUP = re.compile(rb"^\s*<(?:!doctype|html|head|body|script|svg|\?xml|iframe|!--)", re.IGNORECASE)
+_MARKUP = re.compile(
+    rb"^\s*<(?:!doctype|html|head|body|script|svg|\?xml|iframe|!--)", re.IGNORECASE
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -231,7 +233,9 @@ def _kinds_of(definition: FieldDefinition | None) -> list[FileKind]:
     return [FILE_KINDS[key] for key in keys] or list(FILE_KINDS.values())
 
 
-def store_upload(uploaded_file: UploadedFile, definition: FieldDefinition | None, user) -> StoredFile:
+def store_upload(
+    uploaded_file: UploadedFile, definition: FieldDefinition | None, user
+) -> StoredFile:
     """Check an upload and keep it in private storage under a random name."""
     checked = check_upload(uploaded_file, definition)
     digest = hashlib.sha256()
@@ -251,6 +255,15 @@ def store_upload(uploaded_file: UploadedFile, definition: FieldDefinition | None
     stored.file.save(checked.name, uploaded_file, save=False)
     stored.save()
     return stored
+
+
+def apply_uploads(custom: dict, uploads: dict | None, user) -> None:
+    """Store each checked upload and put its StoredFile id into `custom` under the field's key.
+
+    `uploads` is {key: (definition, uploaded file)} as the forms collect them; operations call
+    this inside their transaction."""
+    for key, (definition, uploaded_file) in (uploads or {}).items():
+        custom[key] = str(store_upload(uploaded_file, definition, user).pk)
 
 
 def download_response(stored_file: StoredFile) -> FileResponse:

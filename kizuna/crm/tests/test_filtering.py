@@ -163,7 +163,7 @@ def test_field_and_tag_conditions_select_exactly_the_documented_contacts(
     ],
 )
 def test_a_filter_that_does_not_fit_is_rejected_naming_the_place(people, document, message):
-    with pytest.raises(FilterError) as error:
+    with translation.override("en"), pytest.raises(FilterError) as error:
         emails(document)
     assert message in str(error.value)
 
