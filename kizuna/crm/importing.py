@@ -241,6 +241,7 @@ class _Plan:
         self.direct = [name for name in DIRECT_COLUMNS if name in mapped]
         self.custom = [column.definition for _, column in self.targets if column.is_custom]
         self.has = mapped
+        self.cache = {column.key: {} for _, column in self.targets}
         self.seen_keys: dict[str, int] = {}
         staff = User.objects.filter(is_staff=True, is_active=True)
         self.owners = {}
@@ -309,16 +310,38 @@ def _reason(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
+CACHE_LIMIT = 20_000  # distinct texts remembered per column
+
+
 def _clean_row(plan: _Plan, cells: list[str]) -> dict:
-    """A row's mapped cells -> stored values; raises ValidationError naming the column."""
+    """A row's mapped cells -> stored values; raises ValidationError naming the column.
+
+    Most columns repeat a few values (choices, prefectures, names, owners), so each column
+    remembers what its texts cleaned to: a repeated cell costs one dict look-up."""
     row: dict = {"custom": {}}
     errors = {}
     for index, column in plan.targets:
         text = cells[index] if index < len(cells) else ""
-        try:
-            _clean_cell(plan, column, text, row)
-        except ValidationError as error:
-            errors[str(column.label)] = error.messages
+        cache = plan.cache[column.key]
+        known = cache.get(text)
+        if known is None:
+            part: dict = {"custom": {}}
+            try:
+                _clean_cell(plan, column, text, part)
+                known = (True, part)
+            except ValidationError as error:
+                known = (False, error.messages)
+            if len(cache) < CACHE_LIMIT:
+                cache[text] = known
+        if known[0]:
+            part = known[1]
+            for name, value in part.items():
+                if name == "custom":
+                    row["custom"].update(part["custom"])
+                else:
+                    row[name] = list(value) if isinstance(value, list) else value
+        else:
+            errors[str(column.label)] = known[1]
     if errors:
         raise ValidationError(errors)
     if row.get("postal_code") and not row.get("prefecture") and "prefecture" not in plan.has:
@@ -566,11 +589,10 @@ def _write_tags(cursor, plan, to_create, to_update, new_ids) -> None:
     tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
     Tag.objects.bulk_create([Tag(name=n) for n in names if n not in tag_ids], ignore_conflicts=True)
     tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
-    through = Contact.tags.through
-    through.objects.bulk_create(
-        [through(contact_id=contact_id, tag_id=tag_ids[name]) for contact_id, name in pairs],
-        ignore_conflicts=True,
-        batch_size=2000,
+    cursor.executemany(
+        "INSERT INTO crm_contact_tags (contact_id, tag_id) VALUES (%s, %s) "
+        "ON CONFLICT (contact_id, tag_id) DO NOTHING",
+        [(contact_id, tag_ids[name]) for contact_id, name in pairs],
     )
 
 

@@ -131,10 +131,7 @@ def search_text(*parts: str | None) -> str:
 
 def search_pairs(text: str) -> str:
     """Every distinct pair of adjacent letters/digits in folded text, space-separated."""
-    seen = dict.fromkeys(
-        word[i : i + 2]
-        for word in text.split(" ")
-        for i in range(len(word) - 1)
-        if word[i].isalnum() and word[i + 1].isalnum()
-    )
-    return " ".join(seen)
+    pairs = [
+        word[i : i + 2] for word in text.split(" ") for i in range(len(word) - 1)
+    ]  # "ab".isalnum() is true only when both characters are letters or digits
+    return " ".join(dict.fromkeys(pair for pair in pairs if pair.isalnum()))
