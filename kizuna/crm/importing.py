@@ -23,6 +23,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -41,8 +42,11 @@ from kizuna.crm.models import (
     ConsentRecord,
     Contact,
     FieldType,
+    ImportJob,
     ImportKey,
     ImportMode,
+    ImportRejection,
+    JobState,
     Lifecycle,
     Tag,
     contact_search_document,
@@ -100,7 +104,7 @@ class ImportResult:
 
 
 def detect_encoding(head: bytes) -> str:
-    """utf-8-sig (BOM), utf-8, or cp932 (what Japanese Excel writes), from the file's first bytes."""
+    """utf-8-sig (BOM), utf-8, or cp932 (Japanese Excel's CSV), from the file's first bytes."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     for encoding in ("utf-8", "cp932"):
@@ -260,7 +264,8 @@ def _import_chunk(plan: _Plan, chunk, result: ImportResult, dry_run: bool) -> No
         except ValidationError as error:
             result.rejections.append(Rejection(line, _reason(error), cells))
             continue
-        key_value = row[plan.key].lower() if plan.key == ImportKey.EMAIL else row[plan.key]
+        key_value = row.get(plan.key, "")
+        key_value = key_value.lower() if plan.key == ImportKey.EMAIL else key_value
         if not key_value:
             label = _("email") if plan.key == ImportKey.EMAIL else _("external id")
             result.rejections.append(
@@ -344,9 +349,9 @@ def _clean_row(plan: _Plan, cells: list[str]) -> dict:
             errors[str(column.label)] = known[1]
     if errors:
         raise ValidationError(errors)
-    if row.get("postal_code") and not row.get("prefecture") and "prefecture" not in plan.has:
-        if found := normalising.lookup_postal_code(row["postal_code"]):
-            row["prefecture"], row["city"] = found.prefecture, row.get("city") or found.city
+    fill_address = row.get("postal_code") and "prefecture" not in plan.has
+    if fill_address and (found := normalising.lookup_postal_code(row["postal_code"])):
+        row["prefecture"], row["city"] = found.prefecture, row.get("city") or found.city
     return row
 
 
@@ -513,11 +518,10 @@ def _load_staging(cursor, staged: list[tuple]) -> None:
         f"{text_columns}, owner_id integer, company_id integer, custom text, "
         "search_text text, search_pairs text, email_opt_in integer)"
     )
-    placeholders = ", ".join(["%s"] * len(STAGING_COLUMNS))
-    cursor.executemany(
-        f"INSERT INTO kizuna_import_staging ({', '.join(STAGING_COLUMNS)}) VALUES ({placeholders})",
-        staged,
-    )
+    # Only our own column names are formatted into the SQL; values go as parameters.
+    names, placeholders = ", ".join(STAGING_COLUMNS), ", ".join(["%s"] * len(STAGING_COLUMNS))
+    sql = f"INSERT INTO kizuna_import_staging ({names}) VALUES ({placeholders})"  # noqa: S608
+    cursor.executemany(sql, staged)
 
 
 def _insert_new(cursor, now) -> None:
@@ -527,10 +531,11 @@ def _insert_new(cursor, now) -> None:
     values = []
     for name in DIRECT_COLUMNS:
         values.append(f"COALESCE({name}, {defaults.get(name, chr(39) * 2)})")
+    false = "FALSE" if connection.vendor == "postgresql" else "0"
     values += ["owner_id", "company_id", "custom", "search_text", "search_pairs",
-               "COALESCE(email_opt_in, FALSE)" if connection.vendor == "postgresql" else "COALESCE(email_opt_in, 0)"]  # fmt: skip
+               f"COALESCE(email_opt_in, {false})"]  # fmt: skip
     cursor.execute(
-        f"INSERT INTO crm_contact ({', '.join(columns)}, sessions, created_at, updated_at) "
+        f"INSERT INTO crm_contact ({', '.join(columns)}, sessions, created_at, updated_at) "  # noqa: S608
         f"SELECT {', '.join(values)}, 0, %s, %s FROM kizuna_import_staging "
         "WHERE existing_id IS NULL",
         [now, now],
@@ -550,7 +555,7 @@ def _update_existing(cursor, set_columns: list[str], has_custom: bool, now) -> N
         else:
             assignments.append("custom = json_patch(crm_contact.custom, s.custom)")
     cursor.execute(
-        f"UPDATE crm_contact SET {', '.join(assignments)} FROM kizuna_import_staging AS s "
+        f"UPDATE crm_contact SET {', '.join(assignments)} FROM kizuna_import_staging AS s "  # noqa: S608
         "WHERE crm_contact.id = s.existing_id",
         [now],
     )
@@ -628,3 +633,126 @@ def rejections_csv(header: list[str], rejections: Iterable[Rejection], out) -> N
     for rejection in rejections:
         cells = list(rejection.cells) + [""] * (len(header) - len(rejection.cells))
         writer.writerow([*cells[: len(header)], rejection.line, rejection.reason])
+
+
+# --- Import jobs (console and background task) ---------------------------------------------------
+
+INLINE_MAX_BYTES = 200_000  # small files import during the request; larger ones in the background
+
+
+def start_import_job(uploaded_file, *, by) -> ImportJob:
+    """Keep an uploaded CSV privately, read its header and map its columns automatically.
+    Raises ImportFileError when the file cannot be read."""
+    uploaded_file.seek(0)
+    encoding, header, _rows = open_csv(io.BytesIO(uploaded_file.read(DETECT_BYTES * 2)))
+    uploaded_file.seek(0)
+    job = ImportJob(
+        created_by=by if getattr(by, "pk", None) else None,
+        file_name=Path(uploaded_file.name or "import.csv").name[:255],
+        encoding=encoding,
+        headers=header,
+        mapping=automatic_mapping(header),
+    )
+    job.file.save("import.csv", uploaded_file, save=False)
+    job.save()
+    return job
+
+
+def preview_rows(job: ImportJob, limit: int = 5) -> list[dict]:
+    """The first rows as they would be stored (or why they would be rejected)."""
+    plan_error = None
+    try:
+        plan = _Plan(job.mapping, job.mode, job.key)
+    except ImportFileError as error:
+        plan, plan_error = None, str(error)
+    previews = []
+    with job.file.open("rb") as stream:
+        _encoding, _header, rows = open_csv(stream)
+        for line, cells in rows:
+            if len(previews) >= limit:
+                break
+            if plan is None:
+                previews.append({"line": line, "error": plan_error, "values": []})
+                continue
+            try:
+                row = _clean_row(plan, cells)
+            except ValidationError as error:
+                previews.append({"line": line, "error": _reason(error), "values": []})
+                continue
+            values = [
+                (str(column.label), _preview_value(column, row)) for _i, column in plan.targets
+            ]
+            previews.append({"line": line, "error": "", "values": values})
+    return previews
+
+
+def _preview_value(column: fields.Column, row: dict) -> str:
+    if column.is_custom:
+        return fields.display_value(column.definition, row["custom"].get(column.key))
+    value = row.get({"owner": "owner_id"}.get(column.key, column.key), "")
+    if isinstance(value, list):
+        return "、".join(value)
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return "" if value is None else str(value)
+
+
+def queue_import_job(job: ImportJob) -> bool:
+    """The settings are chosen: the job waits for a runner. True when the file is small enough
+    to import during the request; the caller enqueues tasks.run_import otherwise."""
+    ImportJob.objects.filter(pk=job.pk).update(
+        state=JobState.QUEUED, mapping=job.mapping, mode=job.mode, key=job.key,
+        dry_run=job.dry_run,
+    )  # fmt: skip
+    return job.file.size <= INLINE_MAX_BYTES
+
+
+def run_import_job(job_id: int) -> None:
+    """Run a queued import once: claimed with a conditional UPDATE, so a retried task or a second
+    worker does nothing."""
+    claimed = ImportJob.objects.filter(pk=job_id, state=JobState.QUEUED).update(
+        state=JobState.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+
+    def progress(result: ImportResult):
+        ImportJob.objects.filter(pk=job_id).update(
+            processed_rows=result.total_rows, created_count=result.created,
+            updated_count=result.updated, rejected_count=result.rejected,
+        )  # fmt: skip
+
+    try:
+        with job.file.open("rb") as stream:
+            _encoding, _header, rows = open_csv(stream)
+            result = import_contacts(
+                rows, job.mapping, mode=job.mode, key=job.key, dry_run=job.dry_run,
+                by=job.created_by, file_name=job.file_name, progress=progress,
+            )  # fmt: skip
+    except ImportFileError as error:
+        ImportJob.objects.filter(pk=job_id).update(
+            state=JobState.FAILED, error_message=str(error), finished_at=timezone.now()
+        )
+        return
+    ImportRejection.objects.bulk_create(
+        [
+            ImportRejection(job_id=job_id, line=r.line, reason=r.reason, cells=r.cells)
+            for r in result.rejections
+        ],  # fmt: skip
+        batch_size=2000,
+    )
+    ImportJob.objects.filter(pk=job_id).update(
+        state=JobState.DONE, total_rows=result.total_rows, processed_rows=result.total_rows,
+        created_count=result.created, updated_count=result.updated,
+        rejected_count=result.rejected, finished_at=timezone.now(),
+    )  # fmt: skip
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def neutralise_cells(cells: list) -> list:
+    """Cells a spreadsheet would run as a formula get a leading apostrophe (CSV injection)."""
+    return [f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+            for cell in cells]  # fmt: skip

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kizuna.crm.views import companies, contacts, designer, files, records
+from kizuna.crm.views import companies, contacts, designer, files, importing, records
 
 app_name = "crm"
 
@@ -66,5 +66,13 @@ urlpatterns += [
 ]
 
 # --- CSV import ---------------------------------------------------------------------------------
+
+urlpatterns += [
+    path("imports/", importing.import_list, name="import_list"),
+    path("imports/new/", importing.import_start, name="import_start"),
+    path("imports/<int:pk>/mapping/", importing.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/", importing.import_detail, name="import_detail"),
+    path("imports/<int:pk>/rejected.csv", importing.import_rejections, name="import_rejections"),
+]
 
 # --- CSV export and bulk update -----------------------------------------------------------------

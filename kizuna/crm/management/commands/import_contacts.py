@@ -16,8 +16,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="the CSV file")
         parser.add_argument("--mode", choices=ImportMode.values, default=ImportMode.UPSERT)
-        parser.add_argument("--key", choices=ImportKey.values, default=ImportKey.EMAIL,
-                            help="match existing contacts by this column (default: email)")  # fmt: skip
+        parser.add_argument(
+            "--key",
+            choices=ImportKey.values,
+            default=ImportKey.EMAIL,
+            help="match existing contacts by this column (default: email)",
+        )
         parser.add_argument("--dry-run", action="store_true", help="check every row, save nothing")
 
     def handle(self, *args, **options):
@@ -52,5 +56,3 @@ class Command(BaseCommand):
             self.stdout.write(f"Columns not imported (no matching field): {', '.join(ignored)}")
         if result.rejected:
             raise SystemExit(1)
-
-

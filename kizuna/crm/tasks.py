@@ -1,0 +1,10 @@
+"""Background work of the customer database. Tasks take ids only and call the operation."""
+
+from django.tasks import task
+
+from kizuna.crm import importing
+
+
+@task
+def run_import(job_id: int) -> None:
+    importing.run_import_job(job_id)
