@@ -2,9 +2,14 @@
 
 from django.tasks import task
 
-from kizuna.crm import importing
+from kizuna.crm import bulk, importing
 
 
 @task
 def run_import(job_id: int) -> None:
     importing.run_import_job(job_id)
+
+
+@task
+def run_bulk(job_id: int) -> None:
+    bulk.run_bulk_job(job_id)

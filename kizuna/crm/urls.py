@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from kizuna.crm.views import companies, contacts, designer, files, importing, records
+from kizuna.crm.views import (
+    bulk,
+    companies,
+    contacts,
+    designer,
+    exporting,
+    files,
+    importing,
+    records,
+)
 
 app_name = "crm"
 
@@ -76,3 +85,9 @@ urlpatterns += [
 ]
 
 # --- CSV export and bulk update -----------------------------------------------------------------
+
+urlpatterns += [
+    path("contacts/export/", exporting.contact_export, name="contact_export"),
+    path("contacts/bulk/", bulk.bulk_start, name="bulk_start"),
+    path("bulk/<int:pk>/", bulk.bulk_detail, name="bulk_detail"),
+]
