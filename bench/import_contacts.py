@@ -39,16 +39,52 @@ CUSTOM_FIELDS = [
     ("memo", "備考", "textarea", None),
     ("rank", "会員ランク", "choice", ["ゴールド", "シルバー", "ブロンズ"]),
 ]
-FAMILY = [("田中", "タナカ"), ("鈴木", "スズキ"), ("佐藤", "サトウ"), ("高橋", "タカハシ"),
-          ("伊藤", "イトウ"), ("渡辺", "ワタナベ"), ("山本", "ヤマモト"), ("中村", "ナカムラ"),
-          ("小林", "コバヤシ"), ("加藤", "カトウ"), ("吉田", "ヨシダ"), ("山田", "ヤマダ")]  # fmt: skip
-GIVEN = [("太郎", "たろう"), ("花子", "はなこ"), ("健太", "けんた"), ("美咲", "みさき"),
-         ("翔", "しょう"), ("陽菜", "ひな"), ("大輔", "だいすけ"), ("さくら", "さくら")]  # fmt: skip
-PLACES = [("150-0001", "東京都", "渋谷区"), ("530-0001", "大阪府", "大阪市北区"),
-          ("460-0008", "愛知県", "名古屋市中区"), ("810-0001", "福岡県", "福岡市中央区"),
-          ("060-0001", "北海道", "札幌市中央区"), ("980-0021", "宮城県", "仙台市青葉区")]  # fmt: skip
-HEADER = ["メールアドレス", "姓", "名", "セイ", "メイ", "電話番号", "郵便番号", "都道府県",
-          "市区町村", "住所", "会社名", "タグ"] + [label for _, label, _, _ in CUSTOM_FIELDS]  # fmt: skip
+FAMILY = [
+    ("田中", "タナカ"),
+    ("鈴木", "スズキ"),
+    ("佐藤", "サトウ"),
+    ("高橋", "タカハシ"),
+    ("伊藤", "イトウ"),
+    ("渡辺", "ワタナベ"),
+    ("山本", "ヤマモト"),
+    ("中村", "ナカムラ"),
+    ("小林", "コバヤシ"),
+    ("加藤", "カトウ"),
+    ("吉田", "ヨシダ"),
+    ("山田", "ヤマダ"),
+]
+GIVEN = [
+    ("太郎", "たろう"),
+    ("花子", "はなこ"),
+    ("健太", "けんた"),
+    ("美咲", "みさき"),
+    ("翔", "しょう"),
+    ("陽菜", "ひな"),
+    ("大輔", "だいすけ"),
+    ("さくら", "さくら"),
+]
+PLACES = [
+    ("150-0001", "東京都", "渋谷区"),
+    ("530-0001", "大阪府", "大阪市北区"),
+    ("460-0008", "愛知県", "名古屋市中区"),
+    ("810-0001", "福岡県", "福岡市中央区"),
+    ("060-0001", "北海道", "札幌市中央区"),
+    ("980-0021", "宮城県", "仙台市青葉区"),
+]
+HEADER = [
+    "メールアドレス",
+    "姓",
+    "名",
+    "セイ",
+    "メイ",
+    "電話番号",
+    "郵便番号",
+    "都道府県",
+    "市区町村",
+    "住所",
+    "会社名",
+    "タグ",
+] + [label for _, label, _, _ in CUSTOM_FIELDS]
 
 
 def generate(path: Path, rows: int, seed: int = 20261123) -> None:
@@ -65,28 +101,42 @@ def generate(path: Path, rows: int, seed: int = 20261123) -> None:
             given, given_kana = rng.choice(GIVEN)
             postal, prefecture, city = rng.choice(PLACES)
             invalid = rng.random() < 0.01
-            writer.writerow([
-                "not-an-email" if invalid else email, family, given,
-                family_kana if rng.random() < 0.5 else family_kana.translate(_HALF), given_kana,
-                f"０{rng.randrange(10, 99)}-{rng.randrange(1000, 9999)}-{rng.randrange(1000, 9999)}",
-                postal, prefecture, city, f"{rng.randrange(1, 30)}-{rng.randrange(1, 20)}",
-                f"株式会社{rng.choice(FAMILY)[0]}{rng.choice(['商事', '製作所', '電機'])}",
-                ";".join(rng.sample(["VIP", "展示会2026", "資料請求", "休眠"], rng.randrange(0, 3))),
-                rng.choice(CUSTOM_FIELDS[0][3]),
-                f"{rng.randrange(0, 5000000)}.{rng.randrange(0, 99):02d}",
-                str(rng.randrange(1, 5000)),
-                f"2027/{rng.randrange(1, 13)}/{rng.randrange(1, 29)}",
-                f"2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d} 10:30",
-                rng.choice(["はい", "いいえ"]),
-                ";".join(rng.sample(CUSTOM_FIELDS[6][3], rng.randrange(1, 3))),
-                f"https://example{number % 97}.jp/",
-                "展示会で名刺交換。\n後日電話予定。" if rng.random() < 0.2 else "",
-                rng.choice(CUSTOM_FIELDS[9][3]),
-            ])  # fmt: skip
+            writer.writerow(
+                [
+                    "not-an-email" if invalid else email,
+                    family,
+                    given,
+                    family_kana if rng.random() < 0.5 else family_kana.translate(_HALF),
+                    given_kana,
+                    f"０{rng.randrange(10, 99)}-{rng.randrange(1000, 10000)}-"
+                    f"{rng.randrange(1000, 10000)}",
+                    postal,
+                    prefecture,
+                    city,
+                    f"{rng.randrange(1, 30)}-{rng.randrange(1, 20)}",
+                    f"株式会社{rng.choice(FAMILY)[0]}{rng.choice(['商事', '製作所', '電機'])}",
+                    ";".join(
+                        rng.sample(["VIP", "展示会2026", "資料請求", "休眠"], rng.randrange(0, 3))
+                    ),
+                    rng.choice(CUSTOM_FIELDS[0][3]),
+                    f"{rng.randrange(0, 5000000)}.{rng.randrange(0, 99):02d}",
+                    str(rng.randrange(1, 5000)),
+                    f"2027/{rng.randrange(1, 13)}/{rng.randrange(1, 29)}",
+                    f"2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d} 10:30",
+                    rng.choice(["はい", "いいえ"]),
+                    ";".join(rng.sample(CUSTOM_FIELDS[6][3], rng.randrange(1, 3))),
+                    f"https://example{number % 97}.jp/",
+                    "展示会で名刺交換。\n後日電話予定。" if rng.random() < 0.2 else "",
+                    rng.choice(CUSTOM_FIELDS[9][3]),
+                ]
+            )
 
 
-_HALF = str.maketrans(dict(zip("タナカスズキサトウイワベヤマモムラコバシヨダ",
-                               "ﾀﾅｶｽｽﾞｷｻﾄｳｲﾜﾍﾞﾔﾏﾓﾑﾗｺﾊﾞｼﾖﾀﾞ", strict=False)))  # fmt: skip
+_HALF = str.maketrans(
+    dict(
+        zip("タナカスズキサトウイワベヤマモムラコバシヨダ", "ﾀﾅｶｽｽﾞｷｻﾄｳｲﾜﾍﾞﾔﾏﾓﾑﾗｺﾊﾞｼﾖﾀﾞ", strict=False)
+    )
+)
 
 
 # --- Each measurement runs in a child process on a fresh bench database -------------------------
@@ -114,9 +164,13 @@ def fresh_database(database_url: str) -> None:
 
     for order, (key, label, kind, choices) in enumerate(CUSTOM_FIELDS):
         FieldDefinition.objects.create(
-            target=FieldTarget.CONTACT, key=key, label_ja=label, type=kind, order=order,
+            target=FieldTarget.CONTACT,
+            key=key,
+            label_ja=label,
+            type=kind,
+            order=order,
             choices=[{"value": c, "ja": c} for c in choices or []],
-        )  # fmt: skip
+        )
 
 
 def measure_ours(path: Path) -> dict:
@@ -152,9 +206,12 @@ def measure_limit(path: Path) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE bench_plain ({columns})")
         if connection.vendor == "postgresql":
-            with path.open("rb") as source, cursor.cursor.copy(
-                "COPY bench_plain FROM STDIN WITH (FORMAT csv, HEADER true)"
-            ) as copy:
+            with (
+                path.open("rb") as source,
+                cursor.cursor.copy(
+                    "COPY bench_plain FROM STDIN WITH (FORMAT csv, HEADER true)"
+                ) as copy,
+            ):
                 while block := source.read(1 << 20):
                     copy.write(block)
         else:
@@ -162,7 +219,8 @@ def measure_limit(path: Path) -> dict:
                 reader = csv.reader(source)
                 next(reader)
                 placeholders = ", ".join(["%s"] * len(HEADER))
-                cursor.executemany(f"INSERT INTO bench_plain VALUES ({placeholders})", reader)
+                sql = f"INSERT INTO bench_plain VALUES ({placeholders})"  # noqa: S608 - placeholders only
+                cursor.executemany(sql, reader)
         cursor.execute("SELECT COUNT(*) FROM bench_plain")
         rows = cursor.fetchone()[0]
     connection.commit() if not connection.get_autocommit() else None
@@ -176,10 +234,18 @@ def measure_peer(path: Path, rows: int, bulk: bool) -> dict:
 
     from kizuna.crm.models import Contact  # noqa: PLC0415
 
-    builtin = {"メールアドレス": "email", "姓": "family_name", "名": "given_name",
-               "セイ": "family_name_kana", "メイ": "given_name_kana", "電話番号": "phone",
-               "郵便番号": "postal_code", "都道府県": "prefecture", "市区町村": "city",
-               "住所": "address"}  # fmt: skip
+    builtin = {
+        "メールアドレス": "email",
+        "姓": "family_name",
+        "名": "given_name",
+        "セイ": "family_name_kana",
+        "メイ": "given_name_kana",
+        "電話番号": "phone",
+        "郵便番号": "postal_code",
+        "都道府県": "prefecture",
+        "市区町村": "city",
+        "住所": "address",
+    }
 
     class ContactResource(resources.ModelResource):
         email = ie_fields.Field(attribute="email", column_name="メールアドレス")
@@ -242,9 +308,21 @@ def child(kind: str, path: str, database_url: str, rows: int) -> None:
 
 
 def run_child(kind: str, path: Path, database_url: str, rows: int = 0) -> dict:
-    command = [sys.executable, "-m", "bench.import_contacts", "--child", kind, "--file", str(path),
-               "--database-url", database_url, "--rows", str(rows)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "bench.import_contacts",
+        "--child",
+        kind,
+        "--file",
+        str(path),
+        "--database-url",
+        database_url,
+        "--rows",
+        str(rows),
+    ]
+    # Our own interpreter running this module: no outside input in the command line.
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -273,7 +351,9 @@ def bench_database_url() -> tuple[str, str]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--peer-rows", type=int, default=1000, help="rows for the peer's default mode")
+    parser.add_argument(
+        "--peer-rows", type=int, default=1000, help="rows for the peer's default mode"
+    )
     parser.add_argument("--peer-bulk-rows", type=int, default=10_000, help="rows for its bulk mode")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -293,9 +373,18 @@ def main(argv=None) -> None:
         peer_bulk_rows = min(options.rows, options.peer_bulk_rows)
         peer = run_child("peer", path, database_url, peer_rows)
         peer_bulk = run_child("peer_bulk", path, database_url, peer_bulk_rows)
-    rate = {name: figures["rows"] / figures["seconds"] for name, figures in
-            (("ours", ours), ("limit", limit), ("peer", peer), ("peer_bulk", peer_bulk))}  # fmt: skip
-    print(f"Import of {options.rows:,} contacts ({size_mb:.1f} MB CSV, 10 custom fields) on {engine}")
+    rate = {
+        name: figures["rows"] / figures["seconds"]
+        for name, figures in (
+            ("ours", ours),
+            ("limit", limit),
+            ("peer", peer),
+            ("peer_bulk", peer_bulk),
+        )
+    }
+    print(
+        f"Import of {options.rows:,} contacts ({size_mb:.1f} MB CSV, 10 custom fields) on {engine}"
+    )
     print(f"{'':34}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'ours ÷ it':>11}")
     for label, name, figures in (
         ("ours (upsert by email, validated)", "ours", ours),
@@ -304,22 +393,30 @@ def main(argv=None) -> None:
         ("django-import-export, bulk mode", "peer_bulk", peer_bulk),
     ):
         ratio = rate["ours"] / rate[name]
-        print(f"{label:34}{figures['rows']:>10,}{figures['seconds']:>10.2f}{rate[name]:>12,.0f}"
-              f"{ratio:>11.2f}")  # fmt: skip
-    print(f"ours: {ours['created']:,} created, {ours['rejected']:,} rejected; peak RSS "
-          f"{ours['peak_rss_mb']:.0f} MB; longest gap between progress reports "
-          f"{ours['max_progress_gap_s']:.2f} s")  # fmt: skip
-    print(json.dumps({
-        "rows": options.rows,
-        "ours_per_s": round(rate["ours"]),
-        "limit_per_s": round(rate["limit"]),
-        "ratio_limit": round(rate["ours"] / rate["limit"], 3),
-        "peer_per_s": round(rate["peer"]),
-        "ratio_peer": round(rate["ours"] / rate["peer"], 1),
-        "peer_bulk_per_s": round(rate["peer_bulk"]),
-        "ratio_peer_bulk": round(rate["ours"] / rate["peer_bulk"], 1),
-        "peak_rss_mb": round(ours["peak_rss_mb"]),
-    }))  # fmt: skip
+        print(
+            f"{label:34}{figures['rows']:>10,}{figures['seconds']:>10.2f}{rate[name]:>12,.0f}"
+            f"{ratio:>11.2f}"
+        )
+    print(
+        f"ours: {ours['created']:,} created, {ours['rejected']:,} rejected; peak RSS "
+        f"{ours['peak_rss_mb']:.0f} MB; longest gap between progress reports "
+        f"{ours['max_progress_gap_s']:.2f} s"
+    )
+    print(
+        json.dumps(
+            {
+                "rows": options.rows,
+                "ours_per_s": round(rate["ours"]),
+                "limit_per_s": round(rate["limit"]),
+                "ratio_limit": round(rate["ours"] / rate["limit"], 3),
+                "peer_per_s": round(rate["peer"]),
+                "ratio_peer": round(rate["ours"] / rate["peer"], 1),
+                "peer_bulk_per_s": round(rate["peer_bulk"]),
+                "ratio_peer_bulk": round(rate["ours"] / rate["peer_bulk"], 1),
+                "peak_rss_mb": round(ours["peak_rss_mb"]),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

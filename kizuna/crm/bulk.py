@@ -96,8 +96,13 @@ def run_bulk_job(job_id: int) -> None:
         done += len(chunk)
         BulkJob.objects.filter(pk=job_id).update(processed_rows=done)
     action = AuditAction.BULK_DELETE if job.action == BulkAction.DELETE else AuditAction.BULK_UPDATE
-    record_audit(job.created_by, action, Contact, rows=done,
-                 changes={"action": job.action, "params": job.params, "selection": job.selection})  # fmt: skip
+    record_audit(
+        job.created_by,
+        action,
+        Contact,
+        rows=done,
+        changes={"action": job.action, "params": job.params, "selection": job.selection},
+    )
     BulkJob.objects.filter(pk=job_id).update(
         state=JobState.DONE, processed_rows=done, total_rows=done, finished_at=timezone.now()
     )

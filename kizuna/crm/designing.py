@@ -12,10 +12,27 @@ from kizuna.core.models import AuditAction
 from kizuna.crm.models import FieldDefinition, RecordType
 
 AUDITED_FIELD_ATTRIBUTES = [
-    "key", "label_ja", "label_en", "type", "required", "min_length", "max_length", "min_value",
-    "max_value", "choices", "help_ja", "help_en", "group_ja", "group_en", "file_kinds",
-    "max_file_mb", "member_visible", "member_editable", "at_registration", "archived_at",
-]  # fmt: skip
+    "key",
+    "label_ja",
+    "label_en",
+    "type",
+    "required",
+    "min_length",
+    "max_length",
+    "min_value",
+    "max_value",
+    "choices",
+    "help_ja",
+    "help_en",
+    "group_ja",
+    "group_en",
+    "file_kinds",
+    "max_file_mb",
+    "member_visible",
+    "member_editable",
+    "at_registration",
+    "archived_at",
+]
 
 
 class DesignError(Exception):
@@ -110,8 +127,12 @@ def save_record_type(record_type: RecordType, before: dict | None, *, by) -> Rec
         last = RecordType.objects.aggregate(last=Max("order"))["last"]
         record_type.order = 0 if last is None else last + 1
     record_type.save()
-    after = {"key": record_type.key, "name_ja": record_type.name_ja,
-             "name_en": record_type.name_en, "description": record_type.description}  # fmt: skip
+    after = {
+        "key": record_type.key,
+        "name_ja": record_type.name_ja,
+        "name_en": record_type.name_en,
+        "description": record_type.description,
+    }
     if creating:
         record_audit(by, AuditAction.CREATE, record_type, changes={"new": after})
     elif changes := changed_fields(before or {}, after):

@@ -21,28 +21,51 @@ from django.utils.translation import gettext as _
 from kizuna.crm.models import Contact, FieldDefinition, FieldTarget, FieldType
 
 TEXT_OPS = {
-    "eq", "ne", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with",
-    "empty", "not_empty",
-}  # fmt: skip
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "contains",
+    "not_contains",
+    "starts_with",
+    "ends_with",
+    "empty",
+    "not_empty",
+}
 OPERATORS = {
     "text": TEXT_OPS,
     "number": {"eq", "ne", "gt", "gte", "lt", "lte", "between", "empty", "not_empty"},
     "date": {
-        "eq", "before", "after", "between", "within_last_days", "more_than_days_ago",
-        "within_next_days", "empty", "not_empty",
+        "eq",
+        "before",
+        "after",
+        "between",
+        "within_last_days",
+        "more_than_days_ago",
+        "within_next_days",
+        "empty",
+        "not_empty",
     },
     "boolean": {"eq"},
     "choice": {"eq", "ne", "in", "not_in", "empty", "not_empty"},
     "multi_choice": {"has_any", "has_all", "has_none", "empty", "not_empty"},
     "file": {"empty", "not_empty"},
-}  # fmt: skip
+}
 OPERATOR_FAMILY = {
-    FieldType.TEXT: "text", FieldType.TEXTAREA: "text", FieldType.EMAIL: "text",
-    FieldType.URL: "text", FieldType.PHONE: "text", FieldType.NUMBER: "number",
-    FieldType.DECIMAL: "number", FieldType.DATE: "date", FieldType.DATETIME: "date",
-    FieldType.BOOLEAN: "boolean", FieldType.CHOICE: "choice",
-    FieldType.MULTI_CHOICE: "multi_choice", FieldType.FILE: "file",
-}  # fmt: skip
+    FieldType.TEXT: "text",
+    FieldType.TEXTAREA: "text",
+    FieldType.EMAIL: "text",
+    FieldType.URL: "text",
+    FieldType.PHONE: "text",
+    FieldType.NUMBER: "number",
+    FieldType.DECIMAL: "number",
+    FieldType.DATE: "date",
+    FieldType.DATETIME: "date",
+    FieldType.BOOLEAN: "boolean",
+    FieldType.CHOICE: "choice",
+    FieldType.MULTI_CHOICE: "multi_choice",
+    FieldType.FILE: "file",
+}
 NO_VALUE_OPS = {"empty", "not_empty"}
 # Operators that a missing value matches (SEGMENTS.md "Semantics").
 MISSING_MATCHES = {"empty", "ne", "not_in", "not_contains", "has_none"}
@@ -313,8 +336,9 @@ class _Compiler:
                 return FieldRef(name, kind, path=f"company__{path}", prefix="company__")
             definition = self.definition(FieldTarget.COMPANY, key)
             if definition:
-                return FieldRef(name, definition.type, custom_key=key, definition=definition,
-                                prefix="company__")  # fmt: skip
+                return FieldRef(
+                    name, definition.type, custom_key=key, definition=definition, prefix="company__"
+                )
         elif name in CONTACT_FIELDS:
             path, kind = CONTACT_FIELDS[name]
             return FieldRef(name, kind, path=path)

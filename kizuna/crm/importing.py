@@ -57,15 +57,35 @@ PROGRESS_EVERY_SECONDS = 0.5
 DETECT_BYTES = 1 << 20
 IMPORT_CONSENT_WORDING = "Imported from CSV"
 TEXT_LIMITS = {
-    "family_name": 100, "given_name": 100, "family_name_kana": 100, "given_name_kana": 100,
-    "prefecture": 10, "city": 100, "address": 255, "source": 100, "external_id": 100,
-    "email": 254, "phone": 30, "company": 200,
-}  # fmt: skip
+    "family_name": 100,
+    "given_name": 100,
+    "family_name_kana": 100,
+    "given_name_kana": 100,
+    "prefecture": 10,
+    "city": 100,
+    "address": 255,
+    "source": 100,
+    "external_id": 100,
+    "email": 254,
+    "phone": 30,
+    "company": 200,
+}
 # Built-in columns written straight to crm_contact (the others are resolved: company, owner, tags).
 DIRECT_COLUMNS = [
-    "email", "family_name", "given_name", "family_name_kana", "given_name_kana", "phone",
-    "postal_code", "prefecture", "city", "address", "lifecycle", "source", "external_id",
-]  # fmt: skip
+    "email",
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "phone",
+    "postal_code",
+    "prefecture",
+    "city",
+    "address",
+    "lifecycle",
+    "source",
+    "external_id",
+]
 SEARCH_SOURCES = [
     "family_name",
     "given_name",
@@ -220,7 +240,7 @@ def import_contacts(
                 "rejected": result.rejected,
                 "mode": mode,
                 "key": key,
-            },  # fmt: skip
+            },
         )
     return result
 
@@ -273,9 +293,14 @@ def _import_chunk(plan: _Plan, chunk, result: ImportResult, dry_run: bool) -> No
             )
             continue
         if key_value in plan.seen_keys:
-            result.rejections.append(Rejection(line, _(
-                "%(value)s appears twice in the file (first on line %(line)d)."
-            ) % {"value": row[plan.key], "line": plan.seen_keys[key_value]}, cells))  # fmt: skip
+            result.rejections.append(
+                Rejection(
+                    line,
+                    _("%(value)s appears twice in the file (first on line %(line)d).")
+                    % {"value": row[plan.key], "line": plan.seen_keys[key_value]},
+                    cells,
+                )
+            )
             continue
         plan.seen_keys[key_value] = line
         clean.append((line, cells, key_value, row))
@@ -287,9 +312,15 @@ def _import_chunk(plan: _Plan, chunk, result: ImportResult, dry_run: bool) -> No
         for line, cells, key_value, row in clean:
             current = existing.get(key_value)
             if current is None and plan.mode == ImportMode.UPDATE:
-                result.rejections.append(Rejection(line, _("No contact matches it (mode: update only)."), cells))  # fmt: skip # noqa: E501
+                result.rejections.append(
+                    Rejection(line, _("No contact matches it (mode: update only)."), cells)
+                )
             elif current is not None and plan.mode == ImportMode.CREATE:
-                result.rejections.append(Rejection(line, _("A contact with it already exists (mode: create only)."), cells))  # fmt: skip # noqa: E501
+                result.rejections.append(
+                    Rejection(
+                        line, _("A contact with it already exists (mode: create only)."), cells
+                    )
+                )
             elif current is None:
                 to_create.append(row)
             else:
@@ -457,9 +488,15 @@ def _company_ids(names: set[str]) -> dict[str, int]:
 
 
 STAGING_COLUMNS = [
-    "existing_id", *DIRECT_COLUMNS, "owner_id", "company_id", "custom", "search_text",
-    "search_pairs", "email_opt_in",
-]  # fmt: skip
+    "existing_id",
+    *DIRECT_COLUMNS,
+    "owner_id",
+    "company_id",
+    "custom",
+    "search_text",
+    "search_pairs",
+    "email_opt_in",
+]
 
 
 def _write(plan: _Plan, to_create: list[dict], to_update: list, company_ids: dict) -> None:
@@ -489,14 +526,27 @@ def _staged_row(current: _Existing | None, stored: dict, row: dict, company_ids:
     merged = {name: row.get(name) or stored.get(name) or "" for name in SEARCH_SOURCES}
     company_name = row.get("company") or stored.get("company__name") or ""
     text, pairs = contact_search_document(
-        merged["family_name"], merged["given_name"], merged["family_name_kana"],
-        merged["given_name_kana"], merged["email"], merged["phone"], company_name,
-    )  # fmt: skip
+        merged["family_name"],
+        merged["given_name"],
+        merged["family_name_kana"],
+        merged["given_name_kana"],
+        merged["email"],
+        merged["phone"],
+        company_name,
+    )
     direct = [row.get(name) for name in DIRECT_COLUMNS]
     custom = json.dumps(row["custom"], ensure_ascii=False)
     opt_in = row.get("email_opt_in")
-    return (current.id if current else None, *direct, row.get("owner_id"), company_id, custom,
-            text, pairs, opt_in)  # fmt: skip
+    return (
+        current.id if current else None,
+        *direct,
+        row.get("owner_id"),
+        company_id,
+        custom,
+        text,
+        pairs,
+        opt_in,
+    )
 
 
 def _load_staging(cursor, staged: list[tuple]) -> None:
@@ -526,14 +576,27 @@ def _load_staging(cursor, staged: list[tuple]) -> None:
 
 def _insert_new(cursor, now) -> None:
     defaults = {"lifecycle": f"'{Lifecycle.LEAD}'"}
-    columns = [*DIRECT_COLUMNS, "owner_id", "company_id", "custom", "search_text", "search_pairs",
-               "email_opt_in"]  # fmt: skip
+    columns = [
+        *DIRECT_COLUMNS,
+        "owner_id",
+        "company_id",
+        "custom",
+        "search_text",
+        "search_pairs",
+        "email_opt_in",
+    ]
     values = []
     for name in DIRECT_COLUMNS:
         values.append(f"COALESCE({name}, {defaults.get(name, chr(39) * 2)})")
     false = "FALSE" if connection.vendor == "postgresql" else "0"
-    values += ["owner_id", "company_id", "custom", "search_text", "search_pairs",
-               f"COALESCE(email_opt_in, {false})"]  # fmt: skip
+    values += [
+        "owner_id",
+        "company_id",
+        "custom",
+        "search_text",
+        "search_pairs",
+        f"COALESCE(email_opt_in, {false})",
+    ]
     cursor.execute(
         f"INSERT INTO crm_contact ({', '.join(columns)}, sessions, created_at, updated_at) "  # noqa: S608
         f"SELECT {', '.join(values)}, 0, %s, %s FROM kizuna_import_staging "
@@ -609,13 +672,27 @@ def _write_consents(plan, to_create, to_update, new_ids, now) -> None:
     for row in to_create:
         if row.get("email_opt_in"):
             contact_id = new_ids[_key(plan, row)]
-            records.append(ConsentRecord(contact_id=contact_id, opted_in=True, recorded_at=now,
-                                         method=ConsentMethod.IMPORT, wording=IMPORT_CONSENT_WORDING))  # fmt: skip # noqa: E501
+            records.append(
+                ConsentRecord(
+                    contact_id=contact_id,
+                    opted_in=True,
+                    recorded_at=now,
+                    method=ConsentMethod.IMPORT,
+                    wording=IMPORT_CONSENT_WORDING,
+                )
+            )
     for current, row in to_update:
         answer = row.get("email_opt_in")
         if answer is not None and answer != current.values["email_opt_in"]:
-            records.append(ConsentRecord(contact_id=current.id, opted_in=answer, recorded_at=now,
-                                         method=ConsentMethod.IMPORT, wording=IMPORT_CONSENT_WORDING))  # fmt: skip # noqa: E501
+            records.append(
+                ConsentRecord(
+                    contact_id=current.id,
+                    opted_in=answer,
+                    recorded_at=now,
+                    method=ConsentMethod.IMPORT,
+                    wording=IMPORT_CONSENT_WORDING,
+                )
+            )
             opted[answer].append(current.id)
     ConsentRecord.objects.bulk_create(records, batch_size=2000)
     for answer, ids in opted.items():
@@ -701,9 +778,12 @@ def queue_import_job(job: ImportJob) -> bool:
     """The settings are chosen: the job waits for a runner. True when the file is small enough
     to import during the request; the caller enqueues tasks.run_import otherwise."""
     ImportJob.objects.filter(pk=job.pk).update(
-        state=JobState.QUEUED, mapping=job.mapping, mode=job.mode, key=job.key,
+        state=JobState.QUEUED,
+        mapping=job.mapping,
+        mode=job.mode,
+        key=job.key,
         dry_run=job.dry_run,
-    )  # fmt: skip
+    )
     return job.file.size <= INLINE_MAX_BYTES
 
 
@@ -719,17 +799,25 @@ def run_import_job(job_id: int) -> None:
 
     def progress(result: ImportResult):
         ImportJob.objects.filter(pk=job_id).update(
-            processed_rows=result.total_rows, created_count=result.created,
-            updated_count=result.updated, rejected_count=result.rejected,
-        )  # fmt: skip
+            processed_rows=result.total_rows,
+            created_count=result.created,
+            updated_count=result.updated,
+            rejected_count=result.rejected,
+        )
 
     try:
         with job.file.open("rb") as stream:
             _encoding, _header, rows = open_csv(stream)
             result = import_contacts(
-                rows, job.mapping, mode=job.mode, key=job.key, dry_run=job.dry_run,
-                by=job.created_by, file_name=job.file_name, progress=progress,
-            )  # fmt: skip
+                rows,
+                job.mapping,
+                mode=job.mode,
+                key=job.key,
+                dry_run=job.dry_run,
+                by=job.created_by,
+                file_name=job.file_name,
+                progress=progress,
+            )
     except ImportFileError as error:
         ImportJob.objects.filter(pk=job_id).update(
             state=JobState.FAILED, error_message=str(error), finished_at=timezone.now()
@@ -739,14 +827,18 @@ def run_import_job(job_id: int) -> None:
         [
             ImportRejection(job_id=job_id, line=r.line, reason=r.reason, cells=r.cells)
             for r in result.rejections
-        ],  # fmt: skip
+        ],
         batch_size=2000,
     )
     ImportJob.objects.filter(pk=job_id).update(
-        state=JobState.DONE, total_rows=result.total_rows, processed_rows=result.total_rows,
-        created_count=result.created, updated_count=result.updated,
-        rejected_count=result.rejected, finished_at=timezone.now(),
-    )  # fmt: skip
+        state=JobState.DONE,
+        total_rows=result.total_rows,
+        processed_rows=result.total_rows,
+        created_count=result.created,
+        updated_count=result.updated,
+        rejected_count=result.rejected,
+        finished_at=timezone.now(),
+    )
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -754,5 +846,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 def neutralise_cells(cells: list) -> list:
     """Cells a spreadsheet would run as a formula get a leading apostrophe (CSV injection)."""
-    return [f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
-            for cell in cells]  # fmt: skip
+    return [
+        f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+        for cell in cells
+    ]

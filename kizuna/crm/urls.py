@@ -10,6 +10,7 @@ from kizuna.crm.views import (
     exporting,
     files,
     importing,
+    merging,
     records,
 )
 
@@ -72,6 +73,9 @@ urlpatterns += [
         designer.recordtype_archive,
         name="recordtype_archive",
     ),
+    path("contacts/duplicates/", merging.duplicate_list, name="duplicate_list"),
+    path("contacts/<int:pk>/merge/<int:other_pk>/", merging.contact_merge, name="contact_merge"),
+    path("merges/<int:pk>/undo/", merging.merge_undo, name="merge_undo"),
 ]
 
 # --- CSV import ---------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def audit_list(request):
                 "object_type": object_type,
                 "object_id": object_id,
                 "actor": actor,
-            },  # fmt: skip
+            },
             "next_before": next_before,
             "query": query.urlencode(),
         },

@@ -11,8 +11,13 @@ from kizuna.crm.tests.factories import ContactFactory, FieldDefinitionFactory, R
 
 
 def add_field(client, **data):
-    values = {"target": "contact", "label_ja": "業種", "label_en": "Industry", "key": "industry",
-              "type": "text"} | data  # fmt: skip
+    values = {
+        "target": "contact",
+        "label_ja": "業種",
+        "label_en": "Industry",
+        "key": "industry",
+        "type": "text",
+    } | data
     query = f"record_type={data['record_type']}" if "record_type" in data else "target=contact"
     return client.post(f"/console/designer/fields/new/?{query}", values)
 
@@ -136,8 +141,12 @@ def test_a_record_type_key_is_fixed_once_records_exist(staff_client):
 
 def test_the_designer_pages_render(staff_client):
     FieldDefinitionFactory(key="x")
-    for path in ("/console/designer/fields/", "/console/designer/fields/?target=company",
-                 "/console/designer/record-types/", "/console/designer/fields/new/"):  # fmt: skip
+    for path in (
+        "/console/designer/fields/",
+        "/console/designer/fields/?target=company",
+        "/console/designer/record-types/",
+        "/console/designer/fields/new/",
+    ):
         assert staff_client.get(path).status_code == 200
 
 

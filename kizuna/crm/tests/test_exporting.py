@@ -23,13 +23,20 @@ def test_an_export_imports_back_to_the_same_contacts(db, staff):
     FieldDefinitionFactory(key="rank", type=FieldType.CHOICE, choices=[{"value": "gold"}])
     FieldDefinitionFactory(key="budget", type=FieldType.DECIMAL)
     FieldDefinitionFactory(key="since", type=FieldType.DATETIME)
-    FieldDefinitionFactory(key="tags_of_interest", type=FieldType.MULTI_CHOICE,
-                           choices=[{"value": "a"}, {"value": "b"}])  # fmt: skip
+    FieldDefinitionFactory(
+        key="tags_of_interest",
+        type=FieldType.MULTI_CHOICE,
+        choices=[{"value": "a"}, {"value": "b"}],
+    )
     contact = ContactFactory(
         owner=staff,
-        custom={"rank": "gold", "budget": "10.50", "since": "2026-11-21T15:30:00+00:00",
-                "tags_of_interest": ["a", "b"]},
-    )  # fmt: skip
+        custom={
+            "rank": "gold",
+            "budget": "10.50",
+            "since": "2026-11-21T15:30:00+00:00",
+            "tags_of_interest": ["a", "b"],
+        },
+    )
     contact.tags.add(TagFactory(name="VIP"))
     data = export()
     before = Contact.objects.values("email", "custom", "owner", "family_name_kana").get()
@@ -76,9 +83,12 @@ def test_the_command_writes_csv_with_keys_filters_and_columns(db, capsys):
     ContactFactory(email="a@example.jp", prefecture="東京都")
     ContactFactory(email="b@example.jp", prefecture="大阪府")
     call_command(
-        "export_contacts", "--columns", "email,prefecture",
-        "--filter", '{"field": "prefecture", "op": "eq", "value": "東京都"}',
-    )  # fmt: skip
+        "export_contacts",
+        "--columns",
+        "email,prefecture",
+        "--filter",
+        '{"field": "prefecture", "op": "eq", "value": "東京都"}',
+    )
     assert capsys.readouterr().out.splitlines() == ["email,prefecture", "a@example.jp,東京都"]
     entry = AuditLog.objects.get(action="export")
     assert entry.rows == 1
@@ -86,9 +96,12 @@ def test_the_command_writes_csv_with_keys_filters_and_columns(db, capsys):
 
 @pytest.mark.parametrize(
     "arguments",
-    [["--filter", "{not json"], ["--filter", '{"field": "nope", "op": "eq", "value": 1}'],
-     ["--columns", "email,nope"]],
-)  # fmt: skip
+    [
+        ["--filter", "{not json"],
+        ["--filter", '{"field": "nope", "op": "eq", "value": 1}'],
+        ["--columns", "email,nope"],
+    ],
+)
 def test_the_command_exits_2_on_bad_input(db, arguments):
     with pytest.raises(SystemExit) as exit_2:
         call_command("export_contacts", *arguments)

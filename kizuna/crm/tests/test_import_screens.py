@@ -21,8 +21,13 @@ def test_upload_map_preview_and_import(staff_client):
     assert page.status_code == 200
     assert [row["line"] for row in page.context["preview"]] == [2, 3]
     assert page.context["preview"][1]["error"]
-    data = {"column_0": "email", "column_1": "family_name", "column_2": "", "mode": "upsert",
-            "key": "email"}  # fmt: skip
+    data = {
+        "column_0": "email",
+        "column_1": "family_name",
+        "column_2": "",
+        "mode": "upsert",
+        "key": "email",
+    }
     done = staff_client.post(f"/console/imports/{job.pk}/mapping/", data)
     assert done["Location"] == f"/console/imports/{job.pk}/"
     job.refresh_from_db()

@@ -28,12 +28,19 @@ def run(text: str, encoding="utf-8", **options):
 @pytest.fixture
 def every_type(db):
     kinds = {
-        "f_text": FieldType.TEXT, "f_textarea": FieldType.TEXTAREA, "f_number": FieldType.NUMBER,
-        "f_decimal": FieldType.DECIMAL, "f_date": FieldType.DATE, "f_datetime": FieldType.DATETIME,
-        "f_boolean": FieldType.BOOLEAN, "f_choice": FieldType.CHOICE,
-        "f_multi": FieldType.MULTI_CHOICE, "f_email": FieldType.EMAIL, "f_url": FieldType.URL,
+        "f_text": FieldType.TEXT,
+        "f_textarea": FieldType.TEXTAREA,
+        "f_number": FieldType.NUMBER,
+        "f_decimal": FieldType.DECIMAL,
+        "f_date": FieldType.DATE,
+        "f_datetime": FieldType.DATETIME,
+        "f_boolean": FieldType.BOOLEAN,
+        "f_choice": FieldType.CHOICE,
+        "f_multi": FieldType.MULTI_CHOICE,
+        "f_email": FieldType.EMAIL,
+        "f_url": FieldType.URL,
         "f_phone": FieldType.PHONE,
-    }  # fmt: skip
+    }
     return [
         FieldDefinitionFactory(key=key, type=kind, choices=CHOICES) for key, kind in kinds.items()
     ]
@@ -48,11 +55,19 @@ def test_every_field_type_is_imported_as_the_form_would_store_it(every_type):
     )
     assert (result.created, result.rejected) == (1, 0)
     assert Contact.objects.get().custom == {
-        "f_text": "東京", "f_textarea": "一行目\n二行目", "f_number": 1200, "f_decimal": "12.50",
-        "f_date": "2026-11-22", "f_datetime": "2026-11-22T00:30:00+00:00", "f_boolean": True,
-        "f_choice": "gold", "f_multi": ["gold", "silver"], "f_email": "BOSS@example.jp",
-        "f_url": "https://example.jp/", "f_phone": "03-1234-5678",
-    }  # fmt: skip
+        "f_text": "東京",
+        "f_textarea": "一行目\n二行目",
+        "f_number": 1200,
+        "f_decimal": "12.50",
+        "f_date": "2026-11-22",
+        "f_datetime": "2026-11-22T00:30:00+00:00",
+        "f_boolean": True,
+        "f_choice": "gold",
+        "f_multi": ["gold", "silver"],
+        "f_email": "BOSS@example.jp",
+        "f_url": "https://example.jp/",
+        "f_phone": "03-1234-5678",
+    }
 
 
 def test_an_exported_value_imports_back_to_the_same_value(every_type):

@@ -17,8 +17,9 @@ from kizuna.crm.selection import contacts_for_selection, selection_from_request_
 
 
 class BulkForm(forms.Form):
-    action = forms.ChoiceField(label=gettext_lazy("Action"), choices=BulkAction.choices,
-                               widget=forms.RadioSelect)  # fmt: skip
+    action = forms.ChoiceField(
+        label=gettext_lazy("Action"), choices=BulkAction.choices, widget=forms.RadioSelect
+    )
     field = forms.ChoiceField(label=gettext_lazy("Field"), required=False)
     value = forms.CharField(
         label=gettext_lazy("New value"),
@@ -27,10 +28,16 @@ class BulkForm(forms.Form):
             "As in a CSV cell: 2026-11-22, はい / いいえ, a choice, a;b for several."
         ),
     )
-    tags = forms.CharField(label=gettext_lazy("Tags"), required=False,
-                           help_text=gettext_lazy("Separate several tags with commas."))  # fmt: skip
-    owner = forms.ModelChoiceField(label=gettext_lazy("Owner"), required=False,
-                                   queryset=User.objects.filter(is_staff=True, is_active=True))  # fmt: skip
+    tags = forms.CharField(
+        label=gettext_lazy("Tags"),
+        required=False,
+        help_text=gettext_lazy("Separate several tags with commas."),
+    )
+    owner = forms.ModelChoiceField(
+        label=gettext_lazy("Owner"),
+        required=False,
+        queryset=User.objects.filter(is_staff=True, is_active=True),
+    )
     confirm = forms.BooleanField(
         label=gettext_lazy("Yes, delete these contacts and everything recorded on them."),
         required=False,
@@ -98,6 +105,9 @@ def bulk_start(request):
 def bulk_detail(request, pk):
     job = get_object_or_404(BulkJob.objects.select_related("created_by"), pk=pk)
     template = "crm/console/bulk_detail.html" + ("#progress" if request.htmx else "")
-    context = {"job": job, "description": bulk.describe(job),
-               "running": job.state in (JobState.QUEUED, JobState.RUNNING)}  # fmt: skip
+    context = {
+        "job": job,
+        "description": bulk.describe(job),
+        "running": job.state in (JobState.QUEUED, JobState.RUNNING),
+    }
     return render(request, template, context)

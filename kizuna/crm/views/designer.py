@@ -84,8 +84,9 @@ def field_edit(request, pk):
 @require_POST
 def field_move(request, pk):
     definition = get_object_or_404(FieldDefinition.objects.select_related("record_type"), pk=pk)
-    designing.move_field(definition, -1 if request.POST.get("direction") == "up" else 1,
-                         by=request.user)  # fmt: skip
+    designing.move_field(
+        definition, -1 if request.POST.get("direction") == "up" else 1, by=request.user
+    )
     return redirect(_list_url(definition))
 
 
@@ -127,12 +128,17 @@ def recordtype_list(request):
 @staff_required
 def recordtype_form(request, pk=None):
     record_type = get_object_or_404(RecordType, pk=pk) if pk else RecordType()
-    before = {"key": record_type.key, "name_ja": record_type.name_ja,
-              "name_en": record_type.name_en, "description": record_type.description}  # fmt: skip
+    before = {
+        "key": record_type.key,
+        "name_ja": record_type.name_ja,
+        "name_en": record_type.name_en,
+        "description": record_type.description,
+    }
     form = RecordTypeForm(request.POST or None, instance=record_type)
     if request.method == "POST" and form.is_valid():
-        saved = designing.save_record_type(form.save(commit=False), before if pk else None,
-                                           by=request.user)  # fmt: skip
+        saved = designing.save_record_type(
+            form.save(commit=False), before if pk else None, by=request.user
+        )
         messages.success(request, _("The record type “%(name)s” was saved.") % {"name": saved})
         return redirect("crm:recordtype_list")
     context = {"form": form, "record_type": record_type if pk else None}
@@ -146,8 +152,9 @@ def recordtype_archive(request, pk):
     archive = request.POST.get("archive") != "0"
     designing.set_record_type_archived(record_type, archive, by=request.user)
     if archive:
-        messages.success(request, _("“%(name)s” was archived; its records are kept.")
-                         % {"name": record_type})  # fmt: skip
+        messages.success(
+            request, _("“%(name)s” was archived; its records are kept.") % {"name": record_type}
+        )
     else:
         messages.success(request, _("“%(name)s” was restored.") % {"name": record_type})
     return redirect("crm:recordtype_list")
