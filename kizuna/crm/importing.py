@@ -52,7 +52,7 @@ from kizuna.crm.models import (
     contact_search_document,
 )
 
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 2000  # about half a second of work: progress at least every second
 PROGRESS_EVERY_SECONDS = 0.5
 DETECT_BYTES = 1 << 20
 IMPORT_CONSENT_WORDING = "Imported from CSV"
@@ -266,6 +266,8 @@ class _Plan:
         self.custom = [column.definition for _, column in self.targets if column.is_custom]
         self.has = mapped
         self.cache = {column.key: {} for _, column in self.targets}
+        self.cache_hits = dict.fromkeys(self.cache, 0)
+        self.cache_misses = dict.fromkeys(self.cache, 0)
         self.seen_keys: dict[str, int] = {}
         staff = User.objects.filter(is_staff=True, is_active=True)
         self.owners = {}
@@ -346,36 +348,39 @@ def _reason(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-CACHE_LIMIT = 20_000  # distinct texts remembered per column
+CACHE_LIMIT = 5000  # distinct texts remembered per column
+CACHE_TRIAL = 2000  # look-ups after which a column that rarely repeats stops being cached
 
 
 def _clean_row(plan: _Plan, cells: list[str]) -> dict:
     """A row's mapped cells -> stored values; raises ValidationError naming the column.
 
-    Most columns repeat a few values (choices, prefectures, names, owners), so each column
-    remembers what its texts cleaned to: a repeated cell costs one dict look-up."""
+    Most columns repeat a few values (choices, prefectures, names, owners), so such a column
+    remembers what its texts cleaned to and a repeated cell costs one dict look-up. Columns whose
+    values rarely repeat (emails, phones) stop caching after a trial, which bounds memory."""
     row: dict = {"custom": {}}
     errors = {}
     for index, column in plan.targets:
         text = cells[index] if index < len(cells) else ""
-        cache = plan.cache[column.key]
-        known = cache.get(text)
+        cache = plan.cache.get(column.key)
+        known = cache.get(text) if cache is not None else None
         if known is None:
             part: dict = {"custom": {}}
             try:
                 _clean_cell(plan, column, text, part)
-                known = (True, part)
+                custom = part.pop("custom")
+                known = (True, tuple(part.items()), tuple(custom.items()))
             except ValidationError as error:
-                known = (False, error.messages)
-            if len(cache) < CACHE_LIMIT:
-                cache[text] = known
+                known = (False, error.messages, ())
+            if cache is not None:
+                _remember(plan, column.key, cache, text, known)
+        elif cache is not None:
+            plan.cache_hits[column.key] += 1
         if known[0]:
-            part = known[1]
-            for name, value in part.items():
-                if name == "custom":
-                    row["custom"].update(part["custom"])
-                else:
-                    row[name] = list(value) if isinstance(value, list) else value
+            for name, value in known[1]:
+                row[name] = list(value) if isinstance(value, list) else value
+            for name, value in known[2]:
+                row["custom"][name] = list(value) if isinstance(value, list) else value
         else:
             errors[str(column.label)] = known[1]
     if errors:
@@ -384,6 +389,14 @@ def _clean_row(plan: _Plan, cells: list[str]) -> dict:
     if fill_address and (found := normalising.lookup_postal_code(row["postal_code"])):
         row["prefecture"], row["city"] = found.prefecture, row.get("city") or found.city
     return row
+
+
+def _remember(plan: _Plan, key: str, cache: dict, text: str, known: tuple) -> None:
+    if len(cache) < CACHE_LIMIT:
+        cache[text] = known
+    plan.cache_misses[key] += 1
+    if plan.cache_misses[key] == CACHE_TRIAL and plan.cache_hits[key] < CACHE_TRIAL:
+        del plan.cache[key]  # mostly distinct values: caching costs more than it saves
 
 
 def _clean_cell(plan: _Plan, column: fields.Column, text: str, row: dict) -> None:
@@ -657,10 +670,20 @@ def _write_tags(cursor, plan, to_create, to_update, new_ids) -> None:
     tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
     Tag.objects.bulk_create([Tag(name=n) for n in names if n not in tag_ids], ignore_conflicts=True)
     tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
+    contact_ids = [contact_id for contact_id, _name in pairs]
+    ids_of_tags = [tag_ids[name] for _contact_id, name in pairs]
+    if connection.vendor == "postgresql":  # one statement, not one round trip per link
+        cursor.execute(
+            "INSERT INTO crm_contact_tags (contact_id, tag_id) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "
+            "ON CONFLICT (contact_id, tag_id) DO NOTHING",
+            [contact_ids, ids_of_tags],
+        )
+        return
     cursor.executemany(
         "INSERT INTO crm_contact_tags (contact_id, tag_id) VALUES (%s, %s) "
         "ON CONFLICT (contact_id, tag_id) DO NOTHING",
-        [(contact_id, tag_ids[name]) for contact_id, name in pairs],
+        list(zip(contact_ids, ids_of_tags, strict=True)),
     )
 
 
