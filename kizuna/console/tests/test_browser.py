@@ -6,7 +6,6 @@ fails under CI=true). Run them with `make test PYTEST_ARGS='-m browser'`.
 
 import io
 import os
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
@@ -66,9 +65,6 @@ def page(browser, live_server, problems):
     page = context.new_page()
 
     def on_console(message):
-        # The site has no icon yet, so Chromium's own request for /favicon.ico gets a 404.
-        if urlsplit(message.location.get("url", "")).path == "/favicon.ico":
-            return
         if message.type in {"error", "warning"}:
             problems.append(f"console {message.type}: {message.text} ({message.location['url']})")
 
