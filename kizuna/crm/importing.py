@@ -52,6 +52,7 @@ from kizuna.crm.models import (
     contact_search_document,
 )
 
+KEEP_REJECTIONS = 1000
 CHUNK_ROWS = 2000  # about half a second of work: progress at least every second
 PROGRESS_EVERY_SECONDS = 0.5
 DETECT_BYTES = 1 << 20
@@ -112,12 +113,20 @@ class ImportResult:
     total_rows: int = 0
     created: int = 0
     updated: int = 0
+    rejected: int = 0
+    # The first KEEP_REJECTIONS rejected rows; all of them go to on_rejection as they happen, so
+    # a file with a million bad rows needs no memory for them.
     rejections: list[Rejection] = field(default_factory=list)
     dry_run: bool = False
+    on_rejection: Callable[[Rejection], None] | None = None
 
-    @property
-    def rejected(self) -> int:
-        return len(self.rejections)
+    def reject(self, line: int, reason: str, cells: list[str]) -> None:
+        rejection = Rejection(line, reason, cells)
+        self.rejected += 1
+        if len(self.rejections) < KEEP_REJECTIONS:
+            self.rejections.append(rejection)
+        if self.on_rejection is not None:
+            self.on_rejection(rejection)
 
 
 # --- Reading ------------------------------------------------------------------------------------
@@ -202,11 +211,12 @@ def import_contacts(
     by=None,
     file_name: str = "",
     progress: Callable[[ImportResult], None] | None = None,
+    on_rejection: Callable[[Rejection], None] | None = None,
 ) -> ImportResult:
     """Import mapped CSV rows; returns counts and rejected rows. Raises ImportFileError when the
     mapping cannot work (no key column)."""
     plan = _Plan(mapping, mode, key)
-    result = ImportResult(dry_run=dry_run)
+    result = ImportResult(dry_run=dry_run, on_rejection=on_rejection)
     last_progress = time.monotonic()
     chunk: list[tuple[int, list[str]]] = []
 
@@ -284,24 +294,18 @@ def _import_chunk(plan: _Plan, chunk, result: ImportResult, dry_run: bool) -> No
         try:
             row = _clean_row(plan, cells)
         except ValidationError as error:
-            result.rejections.append(Rejection(line, _reason(error), cells))
+            result.reject(line, _reason(error), cells)
             continue
         key_value = row.get(plan.key, "")
         key_value = key_value.lower() if plan.key == ImportKey.EMAIL else key_value
         if not key_value:
             label = _("email") if plan.key == ImportKey.EMAIL else _("external id")
-            result.rejections.append(
-                Rejection(line, _("%(key)s is empty.") % {"key": label}, cells)
-            )
+            result.reject(line, _("%(key)s is empty.") % {"key": label}, cells)
             continue
         if key_value in plan.seen_keys:
-            result.rejections.append(
-                Rejection(
-                    line,
-                    _("%(value)s appears twice in the file (first on line %(line)d).")
-                    % {"value": row[plan.key], "line": plan.seen_keys[key_value]},
-                    cells,
-                )
+            message = _("%(value)s appears twice in the file (first on line %(line)d).")
+            result.reject(
+                line, message % {"value": row[plan.key], "line": plan.seen_keys[key_value]}, cells
             )
             continue
         plan.seen_keys[key_value] = line
@@ -314,15 +318,10 @@ def _import_chunk(plan: _Plan, chunk, result: ImportResult, dry_run: bool) -> No
         for line, cells, key_value, row in clean:
             current = existing.get(key_value)
             if current is None and plan.mode == ImportMode.UPDATE:
-                result.rejections.append(
-                    Rejection(line, _("No contact matches it (mode: update only)."), cells)
-                )
+                result.reject(line, _("No contact matches it (mode: update only)."), cells)
             elif current is not None and plan.mode == ImportMode.CREATE:
-                result.rejections.append(
-                    Rejection(
-                        line, _("A contact with it already exists (mode: create only)."), cells
-                    )
-                )
+                message = _("A contact with it already exists (mode: create only).")
+                result.reject(line, message, cells)
             elif current is None:
                 to_create.append(row)
             else:
@@ -723,18 +722,6 @@ def _write_consents(plan, to_create, to_update, new_ids, now) -> None:
             Contact.objects.filter(pk__in=ids).update(email_opt_in=answer)
 
 
-# --- Reporting ----------------------------------------------------------------------------------
-
-
-def rejections_csv(header: list[str], rejections: Iterable[Rejection], out) -> None:
-    """The rejected rows as CSV (the file's columns, then line and reason), to fix and re-import."""
-    writer = csv.writer(out)
-    writer.writerow([*header, _("line"), _("reason")])
-    for rejection in rejections:
-        cells = list(rejection.cells) + [""] * (len(header) - len(rejection.cells))
-        writer.writerow([*cells[: len(header)], rejection.line, rejection.reason])
-
-
 # --- Import jobs (console and background task) ---------------------------------------------------
 
 INLINE_MAX_BYTES = 200_000  # small files import during the request; larger ones in the background
@@ -828,6 +815,18 @@ def run_import_job(job_id: int) -> None:
             rejected_count=result.rejected,
         )
 
+    pending: list[ImportRejection] = []
+
+    def keep(rejection: Rejection):
+        pending.append(
+            ImportRejection(
+                job_id=job_id, line=rejection.line, reason=rejection.reason, cells=rejection.cells
+            )
+        )
+        if len(pending) >= 2000:
+            ImportRejection.objects.bulk_create(pending)
+            pending.clear()
+
     try:
         with job.file.open("rb") as stream:
             _encoding, _header, rows = open_csv(stream)
@@ -840,19 +839,14 @@ def run_import_job(job_id: int) -> None:
                 by=job.created_by,
                 file_name=job.file_name,
                 progress=progress,
+                on_rejection=keep,
             )
     except ImportFileError as error:
         ImportJob.objects.filter(pk=job_id).update(
             state=JobState.FAILED, error_message=str(error), finished_at=timezone.now()
         )
         return
-    ImportRejection.objects.bulk_create(
-        [
-            ImportRejection(job_id=job_id, line=r.line, reason=r.reason, cells=r.cells)
-            for r in result.rejections
-        ],
-        batch_size=2000,
-    )
+    ImportRejection.objects.bulk_create(pending)
     ImportJob.objects.filter(pk=job_id).update(
         state=JobState.DONE,
         total_rows=result.total_rows,

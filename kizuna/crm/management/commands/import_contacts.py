@@ -37,6 +37,7 @@ class Command(BaseCommand):
                     key=options["key"],
                     dry_run=options["dry_run"],
                     file_name=path.name,
+                    on_rejection=lambda r: self.stdout.write(f"line {r.line}: {r.reason}"),
                 )
         except OSError as error:
             self.stderr.write(f"{path}: {error.strerror}")
@@ -45,8 +46,6 @@ class Command(BaseCommand):
             self.stderr.write(f"{path}: {error}")
             raise SystemExit(2) from None
         ignored = [header[int(i)] for i, key in mapping.items() if not key and header[int(i)]]
-        for rejection in result.rejections:
-            self.stdout.write(f"line {rejection.line}: {rejection.reason}")
         verb = "would be" if result.dry_run else "were"
         self.stdout.write(
             f"{result.total_rows} rows read ({encoding}): {result.created} {verb} created, "
