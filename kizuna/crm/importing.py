@@ -54,7 +54,7 @@ from kizuna.crm.models import (
 
 KEEP_REJECTIONS = 1000
 CHUNK_ROWS = 2000  # about half a second of work: progress at least every second
-PROGRESS_EVERY_SECONDS = 0.5
+PROGRESS_EVERY_SECONDS = 0.2
 DETECT_BYTES = 1 << 20
 IMPORT_CONSENT_WORDING = "Imported from CSV"
 TEXT_LIMITS = {
