@@ -472,12 +472,17 @@ def _existing(plan: _Plan, keys: list[str]) -> dict[str, _Existing]:
     """The contacts the chunk's keys match, with what the search document needs."""
     found = {}
     queryset = Contact.objects.all()
+    # Both conditions match the partial unique indexes (NOT email = '' / NOT external_id = ''),
+    # so each chunk is an index look-up instead of a scan of every contact.
     if plan.key == ImportKey.EMAIL:
-        # Lower(email) is what the unique index holds, so this is an index look-up.
-        queryset = queryset.annotate(match=Lower("email")).filter(match__in=keys)
+        queryset = queryset.exclude(email="").annotate(match=Lower("email")).filter(match__in=keys)
     else:
-        queryset = queryset.annotate(match=F("external_id")).filter(match__in=keys)
-    for values in queryset.values("id", "match", "company__name", "email_opt_in", *SEARCH_SOURCES):
+        queryset = queryset.exclude(external_id="").annotate(match=F("external_id"))
+        queryset = queryset.filter(match__in=keys)
+    values_list = queryset.order_by().values(
+        "id", "match", "company__name", "email_opt_in", *SEARCH_SOURCES
+    )
+    for values in values_list:
         found[values["match"]] = _Existing(values["id"], values)
     return found
 
@@ -642,9 +647,10 @@ def _new_ids(cursor, plan: _Plan, to_create: list[dict]) -> dict[str, int]:
     keys = [row[plan.key] for row in to_create]
     if plan.key == ImportKey.EMAIL:
         lowered = [key.lower() for key in keys]
-        matches = Contact.objects.annotate(match=Lower("email")).filter(match__in=lowered)
-        return dict(matches.values_list("match", "id"))
-    return dict(Contact.objects.filter(external_id__in=keys).values_list("external_id", "id"))
+        matches = Contact.objects.with_emails(lowered)
+        return dict(matches.order_by().values_list("email_lower", "id"))
+    matches = Contact.objects.exclude(external_id="").filter(external_id__in=keys)
+    return dict(matches.values_list("external_id", "id"))
 
 
 def _key(plan: _Plan, row: dict) -> str:
