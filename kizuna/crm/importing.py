@@ -368,14 +368,18 @@ def _clean_row(plan: _Plan, cells: list[str]) -> dict:
             try:
                 _clean_cell(plan, column, text, part)
                 custom = part.pop("custom")
-                known = (True, tuple(part.items()), tuple(custom.items()))
+                has_lists = any(isinstance(v, list) for v in (*part.values(), *custom.values()))
+                known = (True, tuple(part.items()), tuple(custom.items()), has_lists)
             except ValidationError as error:
-                known = (False, error.messages, ())
+                known = (False, error.messages, (), False)
             if cache is not None:
                 _remember(plan, column.key, cache, text, known)
         elif cache is not None:
             plan.cache_hits[column.key] += 1
-        if known[0]:
+        if known[0] and not known[3]:
+            row.update(known[1])
+            row["custom"].update(known[2])
+        elif known[0]:  # lists (tags, multiple choices) are copied: rows must not share them
             for name, value in known[1]:
                 row[name] = list(value) if isinstance(value, list) else value
             for name, value in known[2]:

@@ -439,7 +439,7 @@ def contact_search_document(
     family_name, given_name, family_name_kana, given_name_kana, email, phone, company_name
 ) -> tuple[str, str]:
     """(search_text, search_pairs) for a contact; the import calls it without model objects."""
-    text = normalising.search_text(
+    return normalising.search_document(
         f"{family_name}{given_name}",
         f"{family_name_kana}{given_name_kana}",
         email,
@@ -447,7 +447,6 @@ def contact_search_document(
         phone.replace("-", ""),
         company_name,
     )
-    return text, normalising.search_pairs(text)
 
 
 class ConsentMethod(models.TextChoices):

@@ -131,7 +131,28 @@ def search_text(*parts: str | None) -> str:
 
 def search_pairs(text: str) -> str:
     """Every distinct pair of adjacent letters/digits in folded text, space-separated."""
-    pairs = [
-        word[i : i + 2] for word in text.split(" ") for i in range(len(word) - 1)
-    ]  # "ab".isalnum() is true only when both characters are letters or digits
-    return " ".join(dict.fromkeys(pair for pair in pairs if pair.isalnum()))
+    return " ".join(dict.fromkeys(_pairs(text)))
+
+
+def _pairs(text: str) -> list[str]:
+    pairs = [word[i : i + 2] for word in text.split(" ") for i in range(len(word) - 1)]
+    return [pair for pair in pairs if pair.isalnum()]  # true only when both are letters/digits
+
+
+@lru_cache(maxsize=50_000)
+def _folded_part(part: str) -> tuple[str, tuple[str, ...]]:
+    folded = fold_for_search(part)
+    return folded, tuple(_pairs(folded))
+
+
+def search_document(*parts: str | None) -> tuple[str, str]:
+    """(search_text(*parts), search_pairs of it), the same strings, computed part by part: names
+    and company names repeat across contacts, so an import folds each of them once."""
+    texts, pairs = [], []
+    for part in parts:
+        if part:
+            folded, part_pairs = _folded_part(part)
+            if folded:
+                texts.append(folded)
+                pairs.extend(part_pairs)
+    return " ".join(texts), " ".join(dict.fromkeys(pairs))
