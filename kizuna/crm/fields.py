@@ -52,6 +52,9 @@ RESERVED_KEYS = {
     "first_seen_at", "last_seen_at", "sessions", "tags", "external_id", "domain", "user",
     "occurred_at", "contact", "record_type", "custom",
 }  # fmt: skip
+# Built once: a validator compiles its regular expressions when it is created.
+EMAIL_VALIDATOR = EmailValidator()
+URL_VALIDATOR = URLValidator()
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 
@@ -340,14 +343,20 @@ def _clean_text(definition: FieldDefinition, value) -> str:
     kind = definition.type
     if kind == FieldType.EMAIL:
         text = normalising.normalize_email(text)
-        EmailValidator(message=_("Enter a valid email address."))(text)
+        try:
+            EMAIL_VALIDATOR(text)
+        except ValidationError:
+            raise ValidationError(_("Enter a valid email address."), code="invalid") from None
     elif kind == FieldType.PHONE:
         text = normalising.normalize_phone(text)
         if not re.fullmatch(r"\+?[0-9][0-9-]{4,29}", text):
             raise ValidationError(_("Enter a phone number of digits and hyphens."), code="phone")
     elif kind == FieldType.URL:
         text = text.strip()
-        URLValidator(message=_("Enter a valid URL (https://…)."))(text)
+        try:
+            URL_VALIDATOR(text)
+        except ValidationError:
+            raise ValidationError(_("Enter a valid URL (https://…)."), code="invalid") from None
     elif kind == FieldType.TEXT:
         text = normalising.normalize_text(text)
     else:
