@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kizuna.core.auditing import changed_fields, record_audit
 from kizuna.core.models import AuditAction
@@ -93,17 +94,41 @@ def move_field(definition: FieldDefinition, direction: int, *, by) -> None:
 
 
 @transaction.atomic
-def remove_field(definition: FieldDefinition, *, by) -> str:
-    """Archive a field with data (kept, restorable); delete one without. Returns what happened:
-    "archived" or "deleted"."""
-    if definition.has_data():
-        definition.archived_at = timezone.now()
-        definition.save(update_fields=["archived_at", "updated_at"])
-        record_audit(by, AuditAction.UPDATE, definition, changes={"archived": [False, True]})
-        return "archived"
+def archive_field(definition: FieldDefinition, *, by) -> None:
+    """Hide a field everywhere; its values stay in `custom` and come back with restore_field."""
+    if definition.archived_at is not None:
+        return
+    definition.archived_at = timezone.now()
+    definition.save(update_fields=["archived_at", "updated_at"])
+    record_audit(by, AuditAction.UPDATE, definition, changes={"archived": [False, True]})
+
+
+@transaction.atomic
+def delete_field(definition: FieldDefinition, *, by) -> None:
+    """Delete a field that holds no value anywhere; one with data can only be archived."""
+    FieldDefinition.objects.select_for_update().filter(pk=definition.pk).first()
+    if used := definition.owners().filter(custom__has_key=definition.key).count():
+        raise DesignError(
+            ngettext(
+                "“%(label)s” has a value in %(count)d record; archive it instead.",
+                "“%(label)s” has values in %(count)d records; archive it instead.",
+                used,
+            )
+            % {"label": definition, "count": used}
+        )
     record_audit(by, AuditAction.DELETE, definition, changes={"old": _values(definition)})
     definition.delete()
-    return "deleted"
+
+
+def remove_field(definition: FieldDefinition, *, by) -> str:
+    """The safe way to remove: archive a field with data, delete one without. Returns what
+    happened: "archived" or "deleted"."""
+    with transaction.atomic():
+        if definition.has_data():
+            archive_field(definition, by=by)
+            return "archived"
+        delete_field(definition, by=by)
+        return "deleted"
 
 
 @transaction.atomic

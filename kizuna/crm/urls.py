@@ -64,7 +64,9 @@ urlpatterns += [
     path("designer/fields/<int:pk>/edit/", designer.field_edit, name="field_edit"),
     path("designer/fields/<int:pk>/move/", designer.field_move, name="field_move"),
     path("designer/fields/<int:pk>/remove/", designer.field_remove, name="field_remove"),
+    path("designer/fields/<int:pk>/archive/", designer.field_archive, name="field_archive"),
     path("designer/fields/<int:pk>/restore/", designer.field_restore, name="field_restore"),
+    path("designer/fields/<int:pk>/delete/", designer.field_delete, name="field_delete"),
     path("designer/record-types/", designer.recordtype_list, name="recordtype_list"),
     path("designer/record-types/new/", designer.recordtype_form, name="recordtype_create"),
     path("designer/record-types/<int:pk>/edit/", designer.recordtype_form, name="recordtype_edit"),
@@ -74,6 +76,7 @@ urlpatterns += [
         name="recordtype_archive",
     ),
     path("contacts/duplicates/", merging.duplicate_list, name="duplicate_list"),
+    path("contacts/<int:pk>/merge/", merging.contact_merge, name="contact_merge"),
     path("contacts/<int:pk>/merge/<int:other_pk>/", merging.contact_merge, name="contact_merge"),
     path("merges/<int:pk>/undo/", merging.merge_undo, name="merge_undo"),
 ]

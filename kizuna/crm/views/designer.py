@@ -34,12 +34,15 @@ def _list_url(definition: FieldDefinition) -> str:
 def field_list(request):
     target, record_type = _scope(request)
     definitions = FieldDefinition.objects.filter(target=target, record_type=record_type)
+    archived = list(definitions.filter(archived_at__isnull=False))
+    for definition in archived:
+        definition.holds_data = definition.has_data()  # an archived field without data can go
     context = {
         "target": target,
         "record_type": record_type,
         "record_types": RecordType.objects.all(),
         "active": definitions.active(),
-        "archived": definitions.filter(archived_at__isnull=False),
+        "archived": archived,
         "targets": [(FieldTarget.CONTACT, _("Contacts")), (FieldTarget.COMPANY, _("Companies"))],
     }
     return render(request, "crm/console/field_list.html", context)
@@ -92,6 +95,7 @@ def field_move(request, pk):
 
 @staff_required
 def field_remove(request, pk):
+    """GET: what removing does (archive with data, delete without). POST: do the safe one."""
     definition = get_object_or_404(FieldDefinition.objects.select_related("record_type"), pk=pk)
     if request.method == "POST":
         outcome = designing.remove_field(definition, by=request.user)
@@ -103,6 +107,32 @@ def field_remove(request, pk):
         return redirect(_list_url(definition))
     context = {"definition": definition, "has_data": definition.has_data()}
     return render(request, "crm/console/field_remove.html", context)
+
+
+@staff_required
+@require_POST
+def field_archive(request, pk):
+    definition = get_object_or_404(FieldDefinition.objects.select_related("record_type"), pk=pk)
+    designing.archive_field(definition, by=request.user)
+    messages.success(
+        request,
+        _("“%(label)s” was archived; its data is kept and it can be restored.")
+        % {"label": definition},
+    )
+    return redirect(_list_url(definition))
+
+
+@staff_required
+@require_POST
+def field_delete(request, pk):
+    definition = get_object_or_404(FieldDefinition.objects.select_related("record_type"), pk=pk)
+    try:
+        designing.delete_field(definition, by=request.user)
+    except designing.DesignError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("“%(label)s” was deleted.") % {"label": definition})
+    return redirect(_list_url(definition))
 
 
 @staff_required
