@@ -463,7 +463,7 @@ def test_the_second_contact_can_be_chosen_by_id_or_email(staff_client, pair):
 def test_the_merge_screen_says_why_two_logins_cannot_be_merged(staff_client, db):
     survivor, other = ContactFactory(user=UserFactory()), ContactFactory(user=UserFactory())
     url = f"/console/contacts/{survivor.pk}/merge/{other.pk}/"
-    assert "login" in staff_client.get(url).context["problem"]
+    assert "ログイン" in staff_client.get(url).context["problem"]
     staff_client.post(url, {})
     assert Contact.objects.count() == 2
 
