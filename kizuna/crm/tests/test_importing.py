@@ -1,22 +1,28 @@
 """CSV import: every field type, Japanese files, bad rows reported and nothing else lost."""
 
 import io
+import random
 
 import pytest
-from django.core.management import call_command
+from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from kizuna.core.models import AuditLog
-from kizuna.crm import fields
+from kizuna.crm import fields, importing, normalising
 from kizuna.crm.importing import (
     ImportFileError,
     automatic_mapping,
     import_contacts,
     open_csv,
 )
-from kizuna.crm.models import Company, ConsentRecord, Contact, FieldType
+from kizuna.crm.models import Company, ConsentRecord, Contact, FieldType, contact_search_document
 from kizuna.crm.search import search_contacts
-from kizuna.crm.tests.factories import ContactFactory, FieldDefinitionFactory
+from kizuna.crm.tests.factories import (
+    CompanyFactory,
+    ContactFactory,
+    FieldDefinitionFactory,
+    TagFactory,
+)
 
 CHOICES = [{"value": "gold", "ja": "ゴールド", "en": "Gold"}, {"value": "silver", "ja": "シルバー"}]
 
@@ -158,6 +164,7 @@ def test_upsert_updates_existing_contacts_and_keeps_what_the_file_leaves_empty(d
         {"x": "keep"},
     )
     assert list(search_contacts(Contact.objects.all(), "新姓")) == [contact]
+    assert list(search_contacts(Contact.objects.all(), "03-0000-0000")) == [contact]
 
 
 def test_create_and_update_modes_reject_what_they_may_not_touch(db):
@@ -200,18 +207,166 @@ def test_a_file_that_cannot_be_read_is_refused_as_a_whole(db, data, message):
         import_contacts(rows, automatic_mapping(header))
 
 
-def test_the_command_exits_0_1_or_2(db, tmp_path, capsys):
-    good = tmp_path / "good.csv"
-    good.write_text("email\na@example.jp\n", encoding="utf-8")
-    call_command("import_contacts", str(good))
-    assert "1 were created" in capsys.readouterr().out
-    mixed = tmp_path / "mixed.csv"
-    mixed.write_text("email\nb@example.jp\nbad\n", encoding="utf-8")
-    with pytest.raises(SystemExit) as exit_1:
-        call_command("import_contacts", str(mixed))
-    assert exit_1.value.code == 1
-    assert "line 3: " in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exit_2:
-        call_command("import_contacts", str(tmp_path / "missing.csv"))
-    assert exit_2.value.code == 2
-    assert Contact.objects.count() == 2
+def test_owner_company_and_tags_are_found_by_name(db, staff, colleague):
+    existing = CompanyFactory(name="山田商事")
+    TagFactory(name="VIP")
+    result = run(
+        "email,担当者,会社名,タグ\n"
+        "a@example.jp,スタッフ　一郎,山田商事,VIP\n"
+        f"b@example.jp,{colleague.email.upper()},新しい会社,VIP;新規\n"
+        "c@example.jp,だれでもない人,,\n"
+    )
+    assert (result.created, [r.line for r in result.rejections]) == (2, [4])
+    a, b = Contact.objects.order_by("email")
+    assert (a.owner, a.company, b.owner, b.company.name) == (
+        staff,
+        existing,
+        colleague,
+        "新しい会社",
+    )
+    assert Company.objects.count() == 2
+    assert sorted(b.tags.values_list("name", flat=True)) == ["VIP", "新規"]
+
+
+def test_changed_consent_is_recorded_and_an_unchanged_answer_is_not(db):
+    said_yes = ContactFactory(email="yes@example.jp", email_opt_in=True)
+    said_no = ContactFactory(email="no@example.jp", email_opt_in=False)
+    run(
+        "email,メール配信同意\n"
+        "yes@example.jp,いいえ\nno@example.jp,いいえ\nnew@example.jp,はい\nquiet@example.jp,いいえ\n"
+    )
+    said_yes.refresh_from_db()
+    said_no.refresh_from_db()
+    assert not said_yes.email_opt_in and not said_no.email_opt_in
+    assert sorted(ConsentRecord.objects.values_list("contact__email", "opted_in", "method")) == [
+        ("new@example.jp", True, "import"),
+        ("yes@example.jp", False, "import"),
+    ]
+
+
+def test_a_postal_code_fills_the_address_of_new_and_updated_contacts(db):
+    contact = ContactFactory(email="a@example.jp", prefecture="北海道", city="札幌市中央区")
+    run("email,郵便番号\na@example.jp,５３００００１\nb@example.jp,150-0001\n")
+    contact.refresh_from_db()
+    new = Contact.objects.get(email="b@example.jp")
+    assert (contact.postal_code, contact.prefecture, contact.city) == (
+        "530-0001",
+        "大阪府",
+        "大阪市北区",
+    )
+    assert (new.prefecture, new.city) == ("東京都", "渋谷区")
+
+
+def test_imported_contacts_are_found_by_quick_search(db):
+    run("email,姓,名,セイ,メイ,電話番号\ntaro@example.jp,山本,太郎,やまもと,たろう,03-1234-5678\n")
+    taro = Contact.objects.get()
+    for query in ("山本", "ヤマモト", "やまも", "taro@", "1234", "0312345678"):
+        assert list(search_contacts(Contact.objects.all(), query)) == [taro], query
+    assert (taro.search_text, taro.search_pairs) == contact_search_document(
+        "山本", "太郎", "ヤマモト", "タロウ", "taro@example.jp", "03-1234-5678", ""
+    )
+
+
+def test_a_large_file_is_imported_in_chunks_with_progress(db, monkeypatch):
+    monkeypatch.setattr(importing, "FIRST_CHUNK_ROWS", 100)
+    monkeypatch.setattr(importing, "MIN_CHUNK_ROWS", 100)
+    monkeypatch.setattr(importing, "MAX_CHUNK_ROWS", 100)
+    monkeypatch.setattr(importing, "PROGRESS_EVERY_SECONDS", 0)
+    rows = "".join(f"user{n}@example.jp,{n % 7}\n" for n in range(1000))
+    rows += "user5@example.jp,1\n"  # line 1002: a repeat from the first chunk
+    FieldDefinitionFactory(key="score", type=FieldType.NUMBER)
+    seen = []
+    result = run("email,score\n" + rows, progress=lambda r: seen.append(r.total_rows))
+    assert (result.created, [r.line for r in result.rejections]) == (1000, [1002])
+    assert seen[:3] == [100, 200, 300] and seen[-1] == 1001
+    assert Contact.objects.count() == 1000
+    assert Contact.objects.get(email="user999@example.jp").custom == {"score": 999 % 7}
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_writing_in_a_second_thread_or_not_gives_the_same_result(db, monkeypatch, threaded):
+    monkeypatch.setattr(importing, "WRITE_IN_THREAD", threaded)
+    ContactFactory(email="old@example.jp")
+    with translation.override("en"):
+        result = run("email,姓\nold@example.jp,旧\nbad,x\nnew@example.jp,新\n", mode="create")
+    assert [(r.line, r.reason) for r in result.rejections] == [
+        (2, "A contact with it already exists (mode: create only)."),
+        (3, "Email: Enter a valid email address."),
+    ]
+    assert result.created == 1
+
+
+def test_a_database_error_while_writing_reaches_the_caller(db, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importing, "_insert_new", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run("email\na@example.jp\n")
+    assert not Contact.objects.exists()
+
+
+# The import's short paths for the values that never repeat must agree with the full rules.
+TRICKY = list("aZ09-+.@_!'\" \t　０９－ー‐()（）ｱあ漢Ａ＠．") + ["example", ".jp", "@ex.co.jp"]
+
+
+def tricky_texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = ["".join(rng.choices(TRICKY, k=rng.randrange(1, 12))) for _ in range(count)]
+    return texts + ["taro@example.jp", "Taro.Yamada+x@Example.CO.JP", "a@localhost", "03-1234-5678"]
+
+
+def outcome(clean, text):
+    try:
+        return clean(text)
+    except ValidationError as error:
+        return error.messages
+
+
+def full_email(text):
+    value = normalising.normalize_email(text)
+    fields.clean_value(importing._EMAIL, value)
+    return value
+
+
+def test_the_short_paths_agree_with_the_full_rules(db):
+    for text in tricky_texts(3000, seed=1):
+        text = text.strip()
+        if not text:
+            continue
+        assert outcome(importing._clean_email, text) == outcome(full_email, text), text
+        expected = outcome(lambda t: fields.clean_value(importing._PHONE, t), text)
+        assert outcome(importing._clean_phone, text) == expected, text
+    parts = tricky_texts(600, seed=2)
+    for family, kana, email, phone, company in zip(*[iter(parts)] * 5, strict=False):
+        document = importing._search_document(family, "太", kana, "タ", email, phone, company)
+        assert document == contact_search_document(family, "太", kana, "タ", email, phone, company)
+
+
+def test_imported_dates_compare_like_dates_saved_by_the_orm(db):
+    run("email\na@example.jp\n")
+    contact = Contact.objects.get()
+    assert Contact.objects.filter(created_at=contact.created_at).get() == contact
+    assert Contact.objects.filter(updated_at__gte=contact.updated_at).count() == 1
+
+
+def test_a_row_taking_another_contacts_unique_value_is_rejected_and_the_rest_imported(db):
+    ContactFactory(email="owner@example.jp", external_id="C-1")
+    with translation.override("en"):
+        by_email = run(
+            "email,external_id\n"
+            "new@example.jp,C-1\nb@example.jp,C-2\nc@example.jp,C-2\nowner@example.jp,C-1\n"
+        )
+        by_id = run(
+            "external_id,email\nC-9,OWNER@example.jp\nC-2,b@example.jp\n", key="external_id"
+        )
+    assert [(r.line, r.reason) for r in by_email.rejections] == [
+        (2, "C-1 belongs to another contact."),
+        (4, "C-2 appears twice in the file (first on line 3)."),
+        (5, "C-1 appears twice in the file (first on line 2)."),
+    ]
+    assert (by_email.created, by_email.updated) == (1, 0)
+    assert [(r.line, r.reason) for r in by_id.rejections] == [
+        (2, "OWNER@example.jp belongs to another contact.")
+    ]
+    assert by_id.updated == 1 and Contact.objects.count() == 2
