@@ -202,6 +202,8 @@ HUEY = {
 }
 # A task still "running" with no heartbeat from its worker for this long is run again.
 KIZUNA_WORKER_HEARTBEAT_TIMEOUT = env_int("KIZUNA_WORKER_HEARTBEAT_TIMEOUT", 60)
+# A bulk update of up to this many contacts runs during the request; a larger one as a task.
+KIZUNA_BULK_INLINE_ROWS = env_int("KIZUNA_BULK_INLINE_ROWS", 1000)
 
 # --- Accounts -----------------------------------------------------------------------------------
 

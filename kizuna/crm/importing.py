@@ -45,6 +45,7 @@ from kizuna.accounts.models import User
 from kizuna.core.auditing import record_audit
 from kizuna.core.models import AuditAction
 from kizuna.crm import fields, normalising
+from kizuna.crm.exporting import restore_cell
 from kizuna.crm.models import (
     Company,
     ConsentMethod,
@@ -302,7 +303,7 @@ class _Cleaner:
 
     def value(self, text: str):
         try:
-            return self.convert(text.strip())
+            return self.convert(restore_cell(text.strip()))
         except ValidationError as error:
             self.bad = True
             return _Bad(error.messages)
@@ -1109,7 +1110,7 @@ def _preview_value(cleaner: _Cleaner, text: str):
     column = cleaner.column
     if column.is_custom:
         try:
-            value = _custom_value(column.definition, text.strip())
+            value = _custom_value(column.definition, restore_cell(text.strip()))
         except ValidationError as error:
             return _Bad(error.messages)
         value = None if value is fields.MISSING else value
@@ -1215,13 +1216,3 @@ def run_import_job(job_id: int) -> None:
 
 
 REJECTION_FIELDS = {"job_id": "bigint", "line": "integer", "reason": "text", "cells": "jsonb"}
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
-
-
-def neutralise_cells(cells: list) -> list:
-    """Cells a spreadsheet would run as a formula get a leading apostrophe (CSV injection)."""
-    return [
-        f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
-        for cell in cells
-    ]

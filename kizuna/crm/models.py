@@ -763,8 +763,15 @@ class BulkJob(models.Model):
     )
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    # Keyset cursor: every selected contact with an id up to here is done. It is saved in the
+    # same transaction as each chunk, so a run taken over after a crash goes on from here.
+    last_id = models.PositiveBigIntegerField(_("last contact done"), default=0)
+    # The runner writes it after every chunk; a running job silent for longer than the worker
+    # heartbeat timeout may be claimed by another runner (kizuna/crm/bulk.py).
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     error_message = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:

@@ -96,5 +96,7 @@ urlpatterns += [
 urlpatterns += [
     path("contacts/export/", exporting.contact_export, name="contact_export"),
     path("contacts/bulk/", bulk.bulk_start, name="bulk_start"),
+    path("bulk/<int:pk>/confirm/", bulk.bulk_confirm, name="bulk_confirm"),
     path("bulk/<int:pk>/", bulk.bulk_detail, name="bulk_detail"),
+    path("bulk/<int:pk>/progress/", bulk.bulk_progress, name="bulk_progress"),
 ]

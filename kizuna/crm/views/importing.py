@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kizuna.core.access import staff_required
-from kizuna.crm import fields, importing, tasks
+from kizuna.crm import exporting, fields, importing, tasks
 from kizuna.crm.models import ImportJob, ImportKey, ImportMode, JobState
 
 MAX_UPLOAD_MB = 200
@@ -154,7 +154,7 @@ def import_rejections(request, pk):
             cells = list(rejection.cells)[: len(job.headers)]
             cells += [""] * (len(job.headers) - len(cells))
             yield writer.writerow(
-                [*importing.neutralise_cells(cells), rejection.line, rejection.reason]
+                [*map(exporting.neutralise_cell, cells), rejection.line, rejection.reason]
             )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
