@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "kizuna.core",
     "kizuna.accounts",
     "kizuna.crm",
+    "kizuna.tracking",
     "kizuna.console",
     "django.contrib.auth",
     "django.contrib.contenttypes",

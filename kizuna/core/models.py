@@ -111,3 +111,64 @@ class AuditLog(models.Model):
         return (
             f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
         )
+
+
+class ConsentMode(models.TextChoices):
+    ALWAYS = "always", _("Track every visitor")
+    AFTER_CONSENT = "after_consent", _("Track only after the visitor accepts the consent banner")
+
+
+class SiteSettings(models.Model):
+    """The site's settings staff change in the console: one row, read through `current()`.
+
+    Apps add their own fields here (DESIGN.md: core owns the one settings row)."""
+
+    # Tracking (privacy).
+    tracking_consent_mode = models.CharField(
+        _("tracking consent"),
+        max_length=20,
+        choices=ConsentMode.choices,
+        default=ConsentMode.ALWAYS,
+    )
+    tracking_truncate_ip = models.BooleanField(
+        _("shorten IP addresses"),
+        default=False,
+        help_text=_("Store 203.0.113.0 instead of 203.0.113.57 (the last 80 bits of IPv6)."),
+    )
+    anonymous_retention_days = models.PositiveIntegerField(
+        _("keep anonymous visitors for (days)"),
+        default=180,
+        help_text=_(
+            "Visitors never identified are deleted with their events after this. 0 keeps them."
+        ),
+    )
+    event_retention_days = models.PositiveIntegerField(
+        _("keep events for (days)"),
+        default=730,
+        help_text=_("Older events are deleted, also those of known contacts. 0 keeps them."),
+    )
+    tracking_domains = models.TextField(
+        _("sites allowed to send events"),
+        blank=True,
+        help_text=_(
+            "One domain a line (example.co.jp, shop.example.com) for the tracking snippet."
+        ),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("site settings")
+        verbose_name_plural = _("site settings")
+
+    def __str__(self):
+        return str(_("Site settings"))
+
+    @classmethod
+    def current(cls) -> "SiteSettings":
+        """The settings row (created with the defaults on first use)."""
+        settings_row, _created = cls.objects.get_or_create(pk=1)
+        return settings_row
+
+    @property
+    def tracking_domain_list(self) -> list[str]:
+        return [line.strip().lower() for line in self.tracking_domains.splitlines() if line.strip()]
