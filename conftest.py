@@ -45,6 +45,22 @@ def empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def tracking_spool(settings, tmp_path):
+    """Each test gets its own tracking spool and no writer thread (tests flush it themselves),
+    and the tracking settings at their defaults without reading the settings row."""
+    from kizuna.tracking.collector import site_settings
+    from kizuna.tracking.spool import get_spool, reset_spool
+
+    settings.KIZUNA_TRACKING_SPOOL_DIR = tmp_path / "spool"
+    settings.KIZUNA_TRACKING_WRITER = "off"
+    reset_spool()
+    site_settings.prime()
+    yield get_spool
+    reset_spool()
+    site_settings.forget()
+
+
 @pytest.fixture
 def staff(db):
     """The owner of the data in access-rule tests: an active staff user."""

@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "kizuna.tracking.middleware.TrackingMiddleware",
 ]
 
 ROOT_URLCONF = "kizuna.urls"
@@ -134,6 +135,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "kizuna.tracking.context_processors.tracking_consent",
             ],
         },
     },
@@ -205,6 +207,20 @@ HUEY = {
 KIZUNA_WORKER_HEARTBEAT_TIMEOUT = env_int("KIZUNA_WORKER_HEARTBEAT_TIMEOUT", 60)
 # A bulk update of up to this many contacts runs during the request; a larger one as a task.
 KIZUNA_BULK_INLINE_ROWS = env_int("KIZUNA_BULK_INLINE_ROWS", 1000)
+
+# Tracking: accepted events go to a local spool, a writer thread stores them every FLUSH seconds
+# ("thread"); "off" leaves the spool to the worker's periodic job.
+KIZUNA_TRACKING_SPOOL_DIR = Path(
+    env_str("KIZUNA_TRACKING_SPOOL_DIR") or VAR_DIR / "spool" / "tracking"
+)
+KIZUNA_TRACKING_WRITER = env_str("KIZUNA_TRACKING_WRITER", "thread")
+if KIZUNA_TRACKING_WRITER not in ("thread", "off"):
+    raise ImproperlyConfigured(
+        f"KIZUNA_TRACKING_WRITER must be thread or off, not {KIZUNA_TRACKING_WRITER!r}."
+    )
+KIZUNA_TRACKING_FLUSH_SECONDS = float(env_str("KIZUNA_TRACKING_FLUSH_SECONDS", "0.2"))
+# Requests per minute and IP on /t/collect and /t/p.gif (0: no limit, e.g. behind a CDN).
+KIZUNA_COLLECT_LIMIT_PER_MINUTE = env_int("KIZUNA_COLLECT_LIMIT_PER_MINUTE", 600)
 
 # --- Accounts -----------------------------------------------------------------------------------
 
@@ -332,7 +348,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # Behind a TLS-terminating proxy (the usual production set-up) trust its X-Forwarded-Proto.
-if env_bool("KIZUNA_BEHIND_PROXY", False):
+KIZUNA_BEHIND_PROXY = env_bool("KIZUNA_BEHIND_PROXY", False)
+if KIZUNA_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 HTTPS = env_bool("KIZUNA_HTTPS", not DEBUG)
 SECURE_SSL_REDIRECT = HTTPS

@@ -6,6 +6,8 @@ urlpatterns = [
     path("console/", include("kizuna.console.urls")),
     path("", include("kizuna.accounts.urls")),
     path("console/", include("kizuna.crm.urls")),
+    path("console/", include("kizuna.tracking.urls")),
     path("", include("kizuna.crm.site_urls")),
+    path("", include("kizuna.tracking.site_urls")),
     path("", include("kizuna.core.urls")),
 ]

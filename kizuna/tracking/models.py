@@ -11,9 +11,8 @@ import hashlib
 
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from kizuna.crm.models import Contact
 
@@ -153,7 +152,9 @@ class Event(models.Model):
     id = models.BigAutoField(primary_key=True)
     # Idempotency: the collector, backfill and every app give each event a unique key, so a
     # replay (spool after a crash, a backfill run twice) never stores it twice.
-    event_id = models.CharField(_("event key"), max_length=64, unique=True, null=True)
+    event_id = models.CharField(  # noqa: DJ001 - NULL: events stored without a key (none yet)
+        _("event key"), max_length=64, unique=True, null=True
+    )
     type = models.CharField(_("type"), max_length=40)
     occurred_at = models.DateTimeField(_("when"))
     contact = models.ForeignKey(
