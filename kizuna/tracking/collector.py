@@ -7,16 +7,20 @@ also serve as Django views (for runserver and the test client), see views/site.p
 
 import base64
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 
 from kizuna.core.models import ConsentMode, SiteSettings
 from kizuna.tracking import ingest
 from kizuna.tracking.spool import get_spool
+
+logger = logging.getLogger(__name__)
 
 SETTINGS_TTL_SECONDS = 5.0
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -44,7 +48,15 @@ class _CachedSettings:
         if time.monotonic() - self._read_at > SETTINGS_TTL_SECONDS:
             with self._lock:
                 if time.monotonic() - self._read_at > SETTINGS_TTL_SECONDS:
-                    row = SiteSettings.current()
+                    try:
+                        row = SiteSettings.current()
+                    except DatabaseError:
+                        # The database is away (restarting): keep accepting with the values
+                        # read last; the events wait in the spool.
+                        logger.warning("Tracking settings unreadable; using the last ones")
+                        connection.close()
+                        self._read_at = time.monotonic()
+                        return self
                     self.domains = tuple(row.tracking_domain_list)
                     self.consent_required = row.tracking_consent_mode == ConsentMode.AFTER_CONSENT
                     self.truncate_ip = row.tracking_truncate_ip

@@ -29,7 +29,7 @@ def stitch_on_login(sender, request, user, **kwargs):
                 "login",
                 visitor=visitor_id or "",
                 contact_id=contact.pk,
-                host=request.get_host().split(":")[0],
+                host=request.META.get("HTTP_HOST", "").split(":")[0],
                 url=request.get_full_path(),
                 ip=request_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
