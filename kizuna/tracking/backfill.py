@@ -14,11 +14,11 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils.translation import gettext as _
@@ -26,6 +26,8 @@ from django.utils.translation import gettext as _
 from kizuna.core.models import SiteSettings
 from kizuna.crm.models import Contact
 from kizuna.crm.normalising import normalize_email
+from kizuna.tracking import ingest
+from kizuna.tracking.ingest import shorten_ip
 from kizuna.tracking.models import Event, EventType, Visitor
 from kizuna.tracking.useragents import parse_user_agent
 
@@ -33,12 +35,12 @@ CHUNK_SIZE = 2000
 DETECT_BYTES = 64 * 1024
 # The longest line that can be valid: 8 KB of props, two URLs, an agent and the rest, with room.
 MAX_LINE_BYTES = 64 * 1024
-MAX_URL = 2048
+MAX_URL = ingest.MAX_URL  # 2048, as the collector accepts
 MAX_USER_AGENT = 1024
 MAX_PROPS_BYTES = 8 * 1024
 MAX_EVENT_ID = Event._meta.get_field("event_id").max_length
 MAX_EMAIL = 254
-TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
+TYPE_PATTERN = ingest.EVENT_TYPE  # [a-z][a-z0-9_]{0,39}
 VISITOR_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 REQUIRED_KEYS = {"type", "occurred_at"}
 IDENTITY_KEYS = ("email", "contact_id", "visitor_id")
@@ -69,7 +71,6 @@ class BackfillResult:
     stored: int = 0
     present: int = 0  # already stored by an earlier run (or twice in this file)
     rejected: int = 0
-    rejections: list[Rejection] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,9 @@ def import_events(
     *,
     on_rejection: Callable[[Rejection], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
-    keep_rejections: bool = False,
 ) -> BackfillResult:
     """Store the events of a binary stream of JSON lines (UTF-8, with or without a BOM, or
-    Shift_JIS/CP932). Rejected lines go to `on_rejection` in line order as they are found."""
+    Shift_JIS/CP932). Rejected lines go to `on_rejection` in line order, a chunk at a time."""
     truncate_ip = SiteSettings.current().tracking_truncate_ip
     result = BackfillResult()
     pending: list[CheckedLine] = []
@@ -109,12 +109,13 @@ def import_events(
         rejections.sort(key=lambda rejection: rejection.line)
         for rejection in rejections:
             result.rejected += 1
-            if keep_rejections:
-                result.rejections.append(rejection)
             if on_rejection is not None:
                 on_rejection(rejection)
         pending.clear()
         rejections.clear()
+        # Under DEBUG Django logs every statement with its parameters (the last 9,000): for a
+        # long file that would be gigabytes of INSERTs. A chunk's statements are done with.
+        reset_queries()
 
     for number, text in read_lines(stream):
         if isinstance(text, str) and not text.strip():
@@ -184,7 +185,7 @@ def _decoded(raw: bytes) -> "str | LineError":
 def check_line(number: int, text: str, *, truncate_ip: bool = False) -> CheckedLine:
     """The line's event, checked and normalised; raises LineError with the first problem."""
     try:
-        data = json.loads(text)
+        data = json.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as error:
         raise LineError(
             _("Not valid JSON (column %(column)d): %(error)s")
@@ -232,7 +233,7 @@ def check_line(number: int, text: str, *, truncate_ip: bool = False) -> CheckedL
         host=host,
         url=url,
         referrer=referrer,
-        ip=truncated_ip(ip) if ip and truncate_ip else ip,
+        ip=shorten_ip(ip) if ip and truncate_ip else ip,
         user_agent=user_agent,
         props=props,
     )
@@ -242,13 +243,6 @@ def derived_event_id(canonical: dict) -> str:
     """A key for an event that came without one: the same content always gives the same key."""
     content = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return DERIVED_KEY_PREFIX + hashlib.sha256(content.encode()).hexdigest()[:32]
-
-
-def truncated_ip(ip: str) -> str:
-    """203.0.113.57 -> 203.0.113.0; IPv6 keeps its first 48 bits (SiteSettings' privacy option)."""
-    address = ipaddress.ip_address(ip)
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
 def _checked_type(value) -> str:
@@ -472,7 +466,7 @@ def _create_visitors(lines: list[CheckedLine]) -> None:
                 id=visitor_id,
                 first_seen_at=min(line.occurred_at for line in own),
                 last_seen_at=newest.occurred_at,
-                last_url=newest.url,
+                last_url=f"//{newest.host}{newest.url}" if newest.host else newest.url,
                 user_agent=newest.user_agent,
                 browser=agent.browser if agent else "",
                 os=agent.os if agent else "",

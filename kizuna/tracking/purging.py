@@ -87,9 +87,9 @@ def _purge_anonymous(cutoff: datetime, chunk_size: int) -> tuple[int, int, int]:
     visitors = events = sessions = 0
     while True:
         ids = list(
-            expired_visitors(cutoff).order_by("last_seen_at").values_list("pk", flat=True)[
-                :chunk_size
-            ]
+            expired_visitors(cutoff)
+            .order_by("last_seen_at")
+            .values_list("pk", flat=True)[:chunk_size]
         )
         if not ids:
             return visitors, events, sessions

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, F, Max, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, Max, Q, QuerySet, TextField, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Left, StrIndex
 from django.utils import timezone
@@ -60,9 +60,12 @@ class VisitorCursor:
     @classmethod
     def from_params(cls, params) -> "VisitorCursor | None":
         micros, visitor_id = params.get("before", ""), params.get("before_id", "")
-        if not (micros.isdigit() and visitor_id) or len(micros) > 18:
+        if not (micros.isascii() and micros.isdigit() and visitor_id) or len(micros) > 18:
             return None
-        return cls(EPOCH + datetime.timedelta(microseconds=int(micros)), visitor_id)
+        try:
+            return cls(EPOCH + datetime.timedelta(microseconds=int(micros)), visitor_id)
+        except OverflowError:  # past the year 9999: a hand-made URL
+            return None
 
 
 @dataclass
@@ -99,7 +102,7 @@ def recent_visitors(kind: str = "", before: VisitorCursor | None = None) -> Visi
 
 def top_pages(days: int, now: datetime.datetime | None = None) -> list[dict]:
     """The most viewed pages of the last `days` days: host, path (query string dropped), views,
-    unique visitors and the latest title - one GROUP BY query over index tracking_event_type."""
+    unique visitors and one of its titles - one GROUP BY query over index tracking_event_type."""
     since = (now or timezone.now()) - datetime.timedelta(days=days)
     return list(
         Event.objects.human()
@@ -122,6 +125,7 @@ def _path_expression():
     return Case(
         When(question_mark__gt=0, then=Left("url", F("question_mark") - 1)),
         default=F("url"),
+        output_field=TextField(),
     )
 
 
@@ -176,9 +180,9 @@ class Visit:
 
     @property
     def ended_at(self) -> datetime.datetime:
-        if self.session:
-            return self.session.last_seen_at
-        return self.events[0].event.occurred_at
+        times = [self.session.last_seen_at] if self.session else []
+        times += [self.events[0].event.occurred_at] if self.events else []
+        return max(times)
 
 
 def session_anchor(session_id: str) -> str:

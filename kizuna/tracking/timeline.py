@@ -41,6 +41,7 @@ def tracking_entries(contact, limit: int) -> list[TimelineEntry]:
             entry_type=Value(EventType.PAGE_VIEW.value, output_field=CharField()),
         )
         .values_list(*COLUMNS)
+        .order_by()
     )
     others = (
         events.exclude(type=EventType.PAGE_VIEW, session__gt="")
@@ -53,6 +54,7 @@ def tracking_entries(contact, limit: int) -> list[TimelineEntry]:
             entry_type=F("type"),
         )
         .values_list(*COLUMNS)
+        .order_by()
     )
     rows = visits.union(others, all=True).order_by("-entry_when")[:limit]
     activity_url = reverse("tracking:contact_activity", args=[contact.pk])
@@ -67,7 +69,8 @@ def entry_for(activity_url, kind, session, when, pages, host, url, event_type) -
         }
         body = _("Landing page: %(url)s") % {"url": url} if url else ""
         return TimelineEntry(when, "visit", title, body, link)
-    return TimelineEntry(when, "activity", type_label(event_type), f"{host}{url}", link)
+    body = f"{host}{url}" if url else ""
+    return TimelineEntry(when, "activity", type_label(event_type), body, link)
 
 
 def type_label(event_type: str) -> str:

@@ -9,7 +9,8 @@ app_name = "tracking"
 
 urlpatterns = [
     path("visitors/", console.visitor_list, name="visitor_list"),
-    path("visitors/<str:visitor_id>/", console.visitor_detail, name="visitor_detail"),
+    # <path:>: ids from imports or the API may hold a "/"; the snippet's never do.
+    path("visitors/<path:visitor_id>/", console.visitor_detail, name="visitor_detail"),
     path("tracking/top-pages/", console.top_pages, name="top_pages"),
     path("tracking/settings/", console.tracking_settings, name="settings"),
     path("contacts/<int:pk>/activity/", console.contact_activity, name="contact_activity"),

@@ -266,8 +266,8 @@ def _insert_events(cursor, rows: list[tuple]) -> None:
     columns = ", ".join(EVENT_COLUMNS)
     if connection.vendor == "postgresql":
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS tracking_event_incoming ON COMMIT DELETE ROWS "
-            f"AS SELECT {columns} FROM tracking_event WITH NO DATA"  # noqa: S608 - constants
+            "CREATE TEMP TABLE IF NOT EXISTS tracking_event_incoming ON COMMIT DELETE ROWS "  # noqa: S608
+            f"AS SELECT {columns} FROM tracking_event WITH NO DATA"
         )
         with cursor.cursor.copy(f"COPY tracking_event_incoming ({columns}) FROM STDIN") as copy:
             for row in rows:

@@ -10,13 +10,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from kizuna.core.access import staff_required
-from kizuna.core.models import SiteSettings
+from kizuna.core.models import ConsentMode, SiteSettings
 from kizuna.crm.models import Contact
 from kizuna.tracking import reports
 from kizuna.tracking.forms import TrackingSettingsForm
 from kizuna.tracking.models import Visitor
 
 SNIPPET_PATH = "/t/kizuna.js"
+# Lets a page call kizuna(...) before the async script has loaded (kizuna.js replays the queue).
+QUEUE_STUB = (
+    "window.kizuna = window.kizuna || function () { (kizuna.q = kizuna.q || []).push(arguments); };"
+)
 
 
 @staff_required
@@ -80,16 +84,21 @@ def contact_activity(request, pk):
 @staff_required
 def tracking_settings(request):
     settings_row = SiteSettings.current()
+    tag = snippet(request, settings_row)  # before validation writes the posted values into the row
     form = TrackingSettingsForm(request.POST or None, instance=settings_row)
     if request.method == "POST" and form.is_valid():
         form.save(by=request.user)
         messages.success(request, _("The tracking settings were saved."))
         return redirect("tracking:settings")
-    context = {"form": form, "snippet": snippet(request)}
+    context = {"form": form, "snippet": tag, "queue_stub": QUEUE_STUB}
     return render(request, "tracking/console/settings_form.html", context)
 
 
-def snippet(request) -> str:
-    """The tag other sites paste into their pages: the script from this server, named by host."""
+def snippet(request, settings_row: SiteSettings) -> str:
+    """The tag other sites paste into their pages: the script from this server, named by host;
+    under the after-consent mode the script also waits for kizuna('consent', true)."""
     script_url = request.build_absolute_uri(SNIPPET_PATH)
-    return f'<script async src="{script_url}" data-site="{request.get_host()}"></script>'
+    consent = ""
+    if settings_row.tracking_consent_mode == ConsentMode.AFTER_CONSENT:
+        consent = ' data-consent="required"'
+    return f'<script async src="{script_url}" data-site="{request.get_host()}"{consent}></script>'
