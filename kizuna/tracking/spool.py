@@ -147,6 +147,12 @@ class Spool:
                     self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._store_until_stopped()
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _store_until_stopped(self) -> None:
         backoff = 0.5
         last_recovery = 0.0
         while not self._stopping:

@@ -1,18 +1,22 @@
 """An accepted event is never lost and never stored twice: the spool survives kill -9 of its
 process and a database that is away, and replaying it stores nothing twice."""
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
+from kizuna.core.models import SiteSettings
 from kizuna.tracking import ingest, writing
+from kizuna.tracking.collector import site_settings
 from kizuna.tracking.models import Event
-from kizuna.tracking.spool import Spool, read_offset, write_offset
+from kizuna.tracking.spool import Spool, get_spool, read_offset, reset_spool, write_offset
 
 VISITOR = "fedcba9876543210fedcba9876543210"
 REPO = Path(__file__).resolve().parents[3]
@@ -131,3 +135,63 @@ def test_a_big_spool_file_is_replaced_once_everything_in_it_is_stored(db, tmp_pa
     assert next(tmp_path.glob("*.jsonl")) != first
     spool.flush()
     assert Event.objects.count() == 21
+
+
+def _drop_connections_or_lock(hold_seconds: float) -> int:
+    """What a database restart does to the writer: PostgreSQL drops every other connection;
+    SQLite is held locked by another process for a while. Returns the connections dropped."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.rowcount
+    locker = sqlite3.connect(connection.settings_dict["NAME"], timeout=30)
+    locker.execute("BEGIN EXCLUSIVE")
+    time.sleep(hold_seconds)
+    locker.rollback()
+    locker.close()
+    return 1
+
+
+def test_connections_dropped_under_load_lose_no_event_and_refuse_no_hit(
+    transactional_db, tmp_path, settings, client
+):
+    settings.KIZUNA_TRACKING_SPOOL_DIR = tmp_path
+    settings.KIZUNA_TRACKING_WRITER = "thread"
+    settings.KIZUNA_TRACKING_FLUSH_SECONDS = 0.05
+    settings.KIZUNA_COLLECT_LIMIT_PER_MINUTE = 0
+    reset_spool()
+    site_settings.forget()  # the collector reads the settings row (and survives losing it)
+    SiteSettings.objects.update_or_create(pk=1, defaults={"tracking_domains": "example.co.jp"})
+    answers, dropped = [], 0
+    try:
+        for round_ in range(6):
+            for n in range(20):
+                body = {
+                    "v": VISITOR,
+                    "events": [{"type": "page_view", "url": f"https://example.co.jp/{round_}/{n}"}],
+                }
+                answers.append(
+                    client.generic(
+                        "POST",
+                        "/t/collect",
+                        json.dumps(body),
+                        content_type="text/plain",
+                        headers={"Origin": "https://example.co.jp"},
+                    ).status_code
+                )
+            site_settings.forget()
+            time.sleep(0.8)  # the writer (back from its pause after an error) stores again
+            dropped += _drop_connections_or_lock(0.3)
+        deadline = time.monotonic() + 30
+        while Event.objects.count() < 120 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        get_spool().stop()
+        reset_spool()
+    assert dropped >= 3
+    assert set(answers) == {204}
+    assert Event.objects.count() == 120
+    assert Event.objects.values("url").distinct().count() == 120
