@@ -112,3 +112,34 @@ def chromium_path():
     except ImportError:
         service_missing("Playwright for Python is not installed")
     return path
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """One headless Chromium for the module; each test gets a fresh context (no cookies).
+
+    The sync Playwright API keeps an asyncio event loop running in this thread, which makes
+    Django refuse ORM calls from the test (and pytest-django's database teardown) as if they came
+    from async code. They are plain sync calls, so the guard is lifted for these tests only.
+    """
+    from playwright.sync_api import sync_playwright  # optional: chromium_path checked it
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+            )
+            yield chromium
+            chromium.close()

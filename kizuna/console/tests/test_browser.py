@@ -5,7 +5,6 @@ fails under CI=true). Run them with `make test PYTEST_ARGS='-m browser'`.
 """
 
 import io
-import os
 
 import pytest
 from django.core.management import call_command
@@ -20,36 +19,7 @@ from kizuna.accounts.demo import DEMO_PASSWORD, DEMO_STAFF
 from kizuna.accounts.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEMO_ADMIN_EMAIL = DEMO_STAFF[0][0]
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    """One headless Chromium for the module; each test gets a fresh context (no cookies).
-
-    The sync Playwright API keeps an asyncio event loop running in this thread, which makes
-    Django refuse ORM calls from the test (and pytest-django's database teardown) as if they came
-    from async code. They are plain sync calls, so the guard is lifted for these tests only.
-    """
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-            )
-            yield chromium
-            chromium.close()
-
 
 @pytest.fixture
 def problems():
