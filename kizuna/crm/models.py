@@ -265,6 +265,16 @@ class Company(AddressFields):
     def __str__(self):
         return self.name
 
+    def advance_lifecycle(self, stage: str) -> bool:
+        """Move the contact up to `stage` (visitor < lead < member), never down: a member who
+        posts a form stays a member. One conditional UPDATE; True when it moved."""
+        order = [choice.value for choice in Lifecycle]
+        lower = order[: order.index(stage)]
+        moved = Contact.objects.filter(pk=self.pk, lifecycle__in=lower).update(lifecycle=stage)
+        if moved:
+            self.lifecycle = stage
+        return bool(moved)
+
     def normalize(self):
         self.name = normalising.normalize_text(self.name)
         self.name_kana = normalising.normalize_kana(self.name_kana)

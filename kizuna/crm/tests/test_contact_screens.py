@@ -11,6 +11,7 @@ from kizuna.crm.models import (
     ConsentRecord,
     Contact,
     FieldType,
+    Lifecycle,
     Note,
     SavedView,
 )
@@ -570,3 +571,12 @@ def test_every_sortable_column_pages_through_every_row_both_ways(staff_client, s
             forwards, backwards = walk({"sort": sort}, client=staff_client)
             assert sorted(forwards) == every_id, sort
             assert backwards == forwards, sort
+
+
+def test_the_lifecycle_only_moves_up(db):
+    contact = ContactFactory(lifecycle=Lifecycle.VISITOR)
+    assert contact.advance_lifecycle(Lifecycle.LEAD) and contact.lifecycle == Lifecycle.LEAD
+    assert contact.advance_lifecycle(Lifecycle.MEMBER)
+    assert not contact.advance_lifecycle(Lifecycle.LEAD)
+    contact.refresh_from_db()
+    assert contact.lifecycle == Lifecycle.MEMBER
