@@ -265,16 +265,6 @@ class Company(AddressFields):
     def __str__(self):
         return self.name
 
-    def advance_lifecycle(self, stage: str) -> bool:
-        """Move the contact up to `stage` (visitor < lead < member), never down: a member who
-        posts a form stays a member. One conditional UPDATE; True when it moved."""
-        order = [choice.value for choice in Lifecycle]
-        lower = order[: order.index(stage)]
-        moved = Contact.objects.filter(pk=self.pk, lifecycle__in=lower).update(lifecycle=stage)
-        if moved:
-            self.lifecycle = stage
-        return bool(moved)
-
     def normalize(self):
         self.name = normalising.normalize_text(self.name)
         self.name_kana = normalising.normalize_kana(self.name_kana)
@@ -406,6 +396,16 @@ class Contact(AddressFields):
     @property
     def display_name(self) -> str:
         return self.full_name or self.email or _("(no name) #%(id)s") % {"id": self.pk}
+
+    def advance_lifecycle(self, stage: str) -> bool:
+        """Move the contact up to `stage` (visitor < lead < member), never down: a member who
+        posts a form stays a member. One conditional UPDATE; True when it moved."""
+        order = [choice.value for choice in Lifecycle]
+        lower = order[: order.index(stage)]
+        moved = Contact.objects.filter(pk=self.pk, lifecycle__in=lower).update(lifecycle=stage)
+        if moved:
+            self.lifecycle = stage
+        return bool(moved)
 
     def normalize(self):
         """Store Japanese input one way (kizuna/crm/normalising.py)."""
