@@ -138,16 +138,19 @@ def filter_contacts(queryset, document, *, now: datetime.datetime | None = None)
         except json.JSONDecodeError as error:
             message = _("The filter is not valid JSON: %(error)s") % {"error": error}
             raise FilterError(message) from None
-    compiler = _Compiler(now or timezone.now())
+    compiler = FilterCompiler(now or timezone.now())
     return queryset.filter(compiler.filter_q(document, ""))
 
 
 def condition_q(document, *, now: datetime.datetime | None = None) -> Q:
     """The Q object for a filter made of groups, field and tag conditions."""
-    return _Compiler(now or timezone.now()).filter_q(document, "")
+    return FilterCompiler(now or timezone.now()).filter_q(document, "")
 
 
-class _Compiler:
+class FilterCompiler:
+    """Compiles a filter document to a Q over contacts. The segments app subclasses it for the
+    event, record and segment conditions (`other_condition_q`)."""
+
     def __init__(self, now: datetime.datetime):
         self.now = now
         self.today = timezone.localtime(now).date()
@@ -179,20 +182,26 @@ class _Compiler:
             return ~self.filter_q(node["not"], self.at(place, "not"))
         if "tag" in node:
             self.only_keys(node, {"tag"}, place)
-            name = node["tag"]
-            if not isinstance(name, str) or not name:
-                raise self.error(self.at(place, "tag"), _("expected a tag name"))
-            tagged = Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag__name=name)
-            return Q(Exists(tagged))
+            return self.tag_q(node["tag"], self.at(place, "tag"))
         if "field" in node:
             return self.field_q(node, place)
         for kind in LATER_CONDITIONS:
             if kind in node:
-                raise self.error(
-                    self.at(place, kind),
-                    _("%(kind)s conditions are evaluated by segments, not here") % {"kind": kind},
-                )
+                return self.other_condition_q(kind, node, place)
         raise self.error(place, _("expected all, any, not, field or tag"))
+
+    def tag_q(self, name, place: str) -> Q:
+        if not isinstance(name, str) or not name:
+            raise self.error(place, _("expected a tag name"))
+        tagged = Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag__name=name)
+        return Q(Exists(tagged))
+
+    def other_condition_q(self, kind: str, node: dict, place: str) -> Q:
+        """Event, record and segment conditions: the segments app compiles them."""
+        raise self.error(
+            self.at(place, kind),
+            _("%(kind)s conditions are evaluated by segments, not here") % {"kind": kind},
+        )
 
     def only_keys(self, node: dict, allowed: set, place: str):
         extra = sorted(set(node) - allowed)
