@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "kizuna.accounts",
     "kizuna.crm",
     "kizuna.tracking",
+    "kizuna.segments",
     "kizuna.console",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SegmentsConfig(AppConfig):
+    name = "kizuna.segments"
+    label = "segments"
+    verbose_name = _("Segments")
+
+    def ready(self):
+        from kizuna.segments import functions  # noqa: F401 - registers the SQLite functions
