@@ -70,9 +70,10 @@ def _record_events(contact_ids, segment: Segment, kind: str, now: datetime.datet
     key = "'seg:' || %s || ':' || ids.contact_id || ':' || %s"
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO tracking_event (event_id, type, occurred_at, contact_id, session, host, "
+            # Only constants and the ORM's own compiled SQL are formatted in; values are params.
+            "INSERT INTO tracking_event (event_id, type, occurred_at, contact_id, session, host, "  # noqa: S608
             "url, referrer, browser, os, device_type, is_machine, props) "
-            f"SELECT {key}, %s, %s, ids.contact_id, '', '', '', '', '', '', '', %s, {props_sql} "  # noqa: S608
+            f"SELECT {key}, %s, %s, ids.contact_id, '', '', '', '', '', '', '', %s, {props_sql} "
             f"FROM ({sql}) AS ids",
             [
                 str(segment.pk),
@@ -91,7 +92,7 @@ def _insert_memberships(contact_ids, segment: Segment, now: datetime.datetime) -
     sql, params = contact_ids.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO segments_membership (segment_id, contact_id, entered_at) "
-            f"SELECT %s, ids.contact_id, %s FROM ({sql}) AS ids",  # noqa: S608
+            "INSERT INTO segments_membership (segment_id, contact_id, entered_at) "  # noqa: S608
+            f"SELECT %s, ids.contact_id, %s FROM ({sql}) AS ids",
             [segment.pk, connection.ops.adapt_datetimefield_value(now), *params],
         )
