@@ -130,6 +130,13 @@ class FieldRef:
         return bool(self.custom_key)
 
 
+def use_compiler(compiler_class: type["FilterCompiler"]) -> None:
+    """The segments app installs its compiler (the whole language) in its ready(): from then on
+    the contacts list, export and bulk update accept event, record and segment conditions."""
+    global _compiler_class
+    _compiler_class = compiler_class
+
+
 def filter_contacts(queryset, document, *, now: datetime.datetime | None = None):
     """`queryset` narrowed to the contacts the filter selects. Raises FilterError."""
     if isinstance(document, str):
@@ -138,13 +145,13 @@ def filter_contacts(queryset, document, *, now: datetime.datetime | None = None)
         except json.JSONDecodeError as error:
             message = _("The filter is not valid JSON: %(error)s") % {"error": error}
             raise FilterError(message) from None
-    compiler = FilterCompiler(now or timezone.now())
+    compiler = _compiler_class(now or timezone.now())
     return queryset.filter(compiler.filter_q(document, ""))
 
 
 def condition_q(document, *, now: datetime.datetime | None = None) -> Q:
     """The Q object for a filter made of groups, field and tag conditions."""
-    return FilterCompiler(now or timezone.now()).filter_q(document, "")
+    return _compiler_class(now or timezone.now()).filter_q(document, "")
 
 
 class FilterCompiler:
@@ -465,3 +472,6 @@ class _JSONArrayHas(Func):
             return sql, [*column_params, path, *self.values]
         sql = f"(SELECT COUNT(DISTINCT json_each.value) FROM json_each({column_sql}, %s) WHERE json_each.value IN ({placeholders})) = %s"  # noqa: E501, S608
         return sql, [*column_params, path, *self.values, len(set(self.values))]
+
+
+_compiler_class: type[FilterCompiler] = FilterCompiler

@@ -8,4 +8,8 @@ class SegmentsConfig(AppConfig):
     verbose_name = _("Segments")
 
     def ready(self):
+        from kizuna.crm import filtering
         from kizuna.segments import functions  # noqa: F401 - registers the SQLite functions
+        from kizuna.segments.compiler import SegmentCompiler
+
+        filtering.use_compiler(SegmentCompiler)
