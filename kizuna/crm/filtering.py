@@ -179,7 +179,8 @@ class FilterCompiler:
                     for index, child in enumerate(children)
                 ]
                 if not parts:
-                    return Q() if group == "all" else Q(pk__in=[])
+                    # Not Q(): its negation would be Q() too, and {"not": {"all": []}} is nobody.
+                    return Q(pk__isnull=False) if group == "all" else Q(pk__in=[])
                 combined = parts[0]
                 for part in parts[1:]:
                     combined = combined & part if group == "all" else combined | part

@@ -9,7 +9,8 @@ class SegmentsConfig(AppConfig):
 
     def ready(self):
         from kizuna.crm import filtering
-        from kizuna.segments import functions  # noqa: F401 - registers the SQLite functions
+        from kizuna.segments import functions, tasks  # noqa: F401 - functions: SQLite
         from kizuna.segments.compiler import SegmentCompiler
 
         filtering.use_compiler(SegmentCompiler)
+        tasks.register_jobs()

@@ -249,7 +249,7 @@ class SegmentCompiler(FilterCompiler):
             raise self.error(self.at(place, "max_count"), _("must not be less than min_count"))
         if counted is None and maximum is None:
             if minimum == 0:
-                return Q()
+                return Q(pk__isnull=False)  # everyone (and its negation nobody, unlike Q())
             if minimum == 1:
                 return Q(Exists(rows))
         if counted is None:
@@ -261,7 +261,7 @@ class SegmentCompiler(FilterCompiler):
         total = Subquery(
             rows.order_by().annotate(n=number).values("n")[:1], output_field=IntegerField()
         )
-        q = Q()
+        q = Q(pk__isnull=False)
         if minimum > 0:
             q &= Q(_compare(total, "gte", minimum))
         if maximum is not None:
