@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("kizuna.accounts.urls")),
     path("console/", include("kizuna.crm.urls")),
     path("console/", include("kizuna.tracking.urls")),
+    path("console/", include("kizuna.segments.urls")),
     path("", include("kizuna.crm.site_urls")),
     path("", include("kizuna.tracking.site_urls")),
     path("", include("kizuna.core.urls")),

@@ -8,9 +8,17 @@ class SegmentsConfig(AppConfig):
     verbose_name = _("Segments")
 
     def ready(self):
+        from kizuna.core import navigation
         from kizuna.crm import filtering
         from kizuna.segments import functions, tasks  # noqa: F401 - functions: SQLite
         from kizuna.segments.compiler import SegmentCompiler
 
         filtering.use_compiler(SegmentCompiler)
         tasks.register_jobs()
+        navigation.register_console_item(
+            key="segments",
+            label=_("Segments"),
+            url_name="segments:segment_list",
+            icon="filter",
+            order=25,
+        )

@@ -21,6 +21,7 @@ from kizuna.accounts.tests.factories import PASSWORD
 pytestmark = pytest.mark.browser
 DEMO_ADMIN_EMAIL = DEMO_STAFF[0][0]
 
+
 @pytest.fixture
 def problems():
     """What went wrong in the page: console errors and warnings, script errors, HTTP errors."""
