@@ -249,7 +249,7 @@ def visitor_visits(visitor: Visitor) -> list[Visit]:
 def contact_visits(contact: Contact) -> list[Visit]:
     """The contact's newest EVENT_LIMIT events, also of its visitors not yet folded onto it,
     grouped by visit."""
-    events = list(Event.objects.of_contact(contact).order_by("-occurred_at", "-id")[:EVENT_LIMIT])
+    events = Event.objects.newest_of_contact(contact, EVENT_LIMIT)
     session_ids = {event.session for event in events if event.session}
     sessions = Session.objects.in_bulk(list(session_ids)) if session_ids else {}
     return group_visits(events, sessions)

@@ -190,10 +190,14 @@ def store_file(path: Path, offset: int) -> tuple[int, int]:
             lines = file.readlines(CHUNK_RECORDS * 512)
             if not lines:
                 break
-            if not lines[-1].endswith(b"\n"):
-                lines.pop()
-                if not lines:
+            # A file still being written can give a torn line anywhere in the batch (readlines
+            # reads what is there): stop at the first one, it is read whole next time.
+            for position, line in enumerate(lines):
+                if not line.endswith(b"\n"):
+                    del lines[position:]
                     break
+            if not lines:
+                break
             records = []
             for line in lines:
                 try:
