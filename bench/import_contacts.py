@@ -18,15 +18,16 @@ Prints a table; the last line is one JSON object with the figures.
 import argparse
 import csv
 import json
-import os
 import random
-import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import benchdb
+from bench.benchdb import setup_django
 
 CUSTOM_FIELDS = [
     # key, label, type, choices
@@ -146,18 +147,6 @@ _HALF = str.maketrans(
 
 
 # --- Each measurement runs in a child process on a fresh bench database -------------------------
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    # As in production: DEBUG off (under DEBUG, Django also logs every query it runs).
-    os.environ["KIZUNA_DEBUG"] = "false"
-    os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
-    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kizuna.settings")
-    import django  # noqa: PLC0415 - settings must see the bench DATABASE_URL first
-
-    django.setup()
 
 
 def fresh_database(database_url: str) -> None:
@@ -376,26 +365,9 @@ def run_child(kind: str, path: Path, database_url: str, rows: int = 0) -> dict:
 
 
 def bench_database_url(name: str = "kizuna_bench") -> tuple[str, str]:
-    """A database for the bench only: `name` on the configured PostgreSQL server (created when
-    missing, emptied before each measurement), else a temporary SQLite file."""
-    configured = os.environ.get("DATABASE_URL", "")
-    if configured.startswith(("postgres://", "postgresql://")):
-        base, _, configured_name = configured.rpartition("/")
-        # It is emptied: never the configured database, always one named for the bench.
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*bench[a-z0-9_]*", name) or name == configured_name:
-            raise SystemExit(f"--database {name}: use a plain name with 'bench' in it")
-        admin = f"{base}/postgres"
-        import psycopg  # noqa: PLC0415
-
-        with psycopg.connect(admin, autocommit=True) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-            ).fetchone()
-            if not exists:
-                connection.execute(f"CREATE DATABASE {name}")  # a checked plain name
-        return f"{base}/{name}", "PostgreSQL"
-    folder = Path(tempfile.mkdtemp(prefix="kizuna-bench-"))
-    return f"sqlite:///{folder / 'bench.sqlite3'}", "SQLite"
+    """The bench database: `name` on PostgreSQL (emptied before each measurement), else a
+    temporary SQLite file."""
+    return benchdb.bench_database_url(name, Path(tempfile.mkdtemp(prefix="kizuna-bench-")))
 
 
 def main(argv=None) -> None:

@@ -5,7 +5,7 @@ import math
 import os
 import re
 
-from bench import tracking
+from bench import benchdb, tracking
 
 KEYS = (
     "collect_per_s",
@@ -31,7 +31,7 @@ def test_the_tracking_benchmark_prints_its_figures_as_json(capsys):
     try:
         tracking.main([*TINY, "--database", database])
     finally:
-        tracking.drop_bench_database(database)
+        benchdb.drop_bench_database(database)
     lines = capsys.readouterr().out.strip().splitlines()
     figures = json.loads(lines[-1])
     for key in KEYS:

@@ -49,6 +49,8 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from bench.benchdb import bench_database_url
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 SITES = {"ours": "www.example.jp", "limit": "limit.example.jp", "peer": "peer.example.jp"}
 PROBE_SITE = "probe.example.jp"
@@ -401,39 +403,6 @@ def peer_application():
 
 
 # --- The bench database ------------------------------------------------------------------------
-
-
-def bench_database_url(name: str, folder: Path) -> tuple[str, str]:
-    """`name` on the configured PostgreSQL server (created when missing, emptied), else a SQLite
-    file in `folder`."""
-    configured = os.environ.get("DATABASE_URL", "")
-    if configured.startswith(("postgres://", "postgresql://")):
-        base, _, configured_name = configured.rpartition("/")
-        # It is emptied: never the configured database, always one named for the bench.
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*bench[a-z0-9_]*", name) or name == configured_name:
-            raise SystemExit(f"--database {name}: use a plain name with 'bench' in it")
-        import psycopg  # noqa: PLC0415
-
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-            ).fetchone()
-            if not exists:
-                connection.execute(f"CREATE DATABASE {name}")  # a checked plain name
-        return f"{base}/{name}", "PostgreSQL"
-    return f"sqlite:///{folder / 'bench.sqlite3'}", "SQLite"
-
-
-def drop_bench_database(name: str) -> None:
-    """Drop a PostgreSQL bench database (the test's own, after its run)."""
-    configured = os.environ.get("DATABASE_URL", "")
-    if not configured.startswith(("postgres://", "postgresql://")) or "bench" not in name:
-        return
-    import psycopg  # noqa: PLC0415
-
-    base = configured.rpartition("/")[0]
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # a checked name
 
 
 def connect(database_url: str, autocommit: bool = True):
