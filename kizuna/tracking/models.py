@@ -9,7 +9,7 @@ alias, so nothing is ever missing from the contact's history.
 
 import hashlib
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -150,12 +150,25 @@ class EventQuerySet(models.QuerySet):
         contact_id = getattr(contact, "pk", contact)
         order = ("-occurred_at", "-id")
         own = list(self.filter(contact_id=contact_id).order_by(*order)[:limit])
-        unfolded = list(
-            self.filter(
-                contact__isnull=True,
-                visitor__in=Visitor.objects.filter(contact_id=contact_id).values("id"),
-            ).order_by(*order)[:limit]
-        )
+        if connection.vendor == "sqlite":
+            # SQLite's planner reads "contact_id IS NULL" through tracking_event_contact (every
+            # anonymous event) unless told to use the partial index of unfolded events.
+            unfolded = list(
+                Event.objects.raw(
+                    "SELECT * FROM tracking_event INDEXED BY tracking_event_unfolded "
+                    "WHERE contact_id IS NULL AND visitor_id IN "
+                    "(SELECT id FROM tracking_visitor WHERE contact_id = %s) "
+                    "ORDER BY occurred_at DESC, id DESC LIMIT %s",
+                    [contact_id, limit],
+                )
+            )
+        else:
+            unfolded = list(
+                self.filter(
+                    contact__isnull=True,
+                    visitor__in=Visitor.objects.filter(contact_id=contact_id).values("id"),
+                ).order_by(*order)[:limit]
+            )
         if not unfolded:
             return own
         merged = sorted(own + unfolded, key=lambda e: (e.occurred_at, e.id), reverse=True)
