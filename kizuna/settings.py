@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "kizuna.crm",
     "kizuna.tracking",
     "kizuna.segments",
+    "kizuna.members",
     "kizuna.console",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -99,6 +100,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     "django_htmx",
     "django_tasks_db",
     "huey.contrib.djhuey",
@@ -118,6 +121,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "kizuna.accounts.middleware.StaffTwoFactorMiddleware",
     "kizuna.tracking.middleware.TrackingMiddleware",
 ]
 
@@ -232,25 +237,53 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Minimum length and required kinds of character, as staff set them in the console.
+    {"NAME": "kizuna.members.passwords.SitePasswordPolicyValidator"},
 ]
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "/"
-ACCOUNT_ADAPTER = "kizuna.accounts.adapters.AccountAdapter"
+LOGIN_REDIRECT_URL = "/mypage/"
+ACCOUNT_ADAPTER = "kizuna.members.adapters.MemberAccountAdapter"
+ACCOUNT_FORMS = {"signup": "kizuna.members.forms.SignupForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# A field people do not see; a bot that fills it is answered "check your email" and nothing more.
+ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = env_int("KIZUNA_CONFIRMATION_EXPIRE_DAYS", 3)
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False  # the other sessions end; this one stays
 ACCOUNT_SESSION_REMEMBER = None
-# Failed log-ins are limited per IP and per account (allauth counts them in the cache).
+ACCOUNT_CHANGE_EMAIL = True  # a new address replaces the old one only once confirmed
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # "your password / email was changed" mails
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_RATE_LIMITS = {
+    # Failed log-ins per IP and per account (allauth counts them in the cache; they expire).
     "login_failed": env_str("KIZUNA_LOGIN_FAILED_LIMIT", "10/m/ip,5/5m/key"),
+    "signup": env_str("KIZUNA_SIGNUP_LIMIT", "5/10m/ip"),
+    # Ours (kizuna.members.forms): sign-ups per email domain, so that a flood from many IPs
+    # with one throw-away domain stops too.
+    "signup_domain": env_str("KIZUNA_SIGNUP_DOMAIN_LIMIT", "20/h/key"),
+    # A confirmation mail to one address at most every 3 minutes, 5 a day.
+    "confirm_email": "1/3m/key,5/d/key",
 }
+# allauth reads the client's IP from X-Forwarded-For only behind our own proxy (one hop), so a
+# forged header cannot dodge the rate limits.
+ALLAUTH_TRUSTED_PROXY_COUNT = 1 if env_bool("KIZUNA_BEHIND_PROXY", False) else 0
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Kizuna"
+USERSESSIONS_TRACK_ACTIVITY = False  # the session list needs no write per request
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3  # reset and invitation links work for 3 days
+# Links in mail sent without a request (invitations from a background task).
+KIZUNA_SITE_URL = env_str("KIZUNA_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A sign-up form posted faster than this is a bot's (the honeypot catches the rest).
+KIZUNA_SIGNUP_MIN_SECONDS = env_int("KIZUNA_SIGNUP_MIN_SECONDS", 3)
 
 # --- Internationalisation -----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -76,6 +77,13 @@ class AuditAction(models.TextChoices):
     MERGE = "merge", _("Merged")
     UNMERGE = "unmerge", _("Merge undone")
     DOWNLOAD = "download", _("File downloaded")
+    INVITE = "invite", _("Invited as member")
+    APPROVE = "approve", _("Membership approved")
+    REJECT = "reject", _("Membership rejected")
+    SUSPEND = "suspend", _("Membership suspended")
+    REACTIVATE = "reactivate", _("Membership reactivated")
+    WITHDRAW = "withdraw", _("Withdrew")
+    ERASE = "erase", _("Personal data erased")
 
 
 class AuditLog(models.Model):
@@ -118,6 +126,12 @@ class ConsentMode(models.TextChoices):
     AFTER_CONSENT = "after_consent", _("Track only after the visitor accepts the consent banner")
 
 
+class RegistrationPolicy(models.TextChoices):
+    CLOSED = "closed", _("Closed: staff invite members")
+    OPEN = "open", _("Open: people sign up and confirm their email")
+    APPROVAL = "approval", _("Approval: people sign up, staff approve")
+
+
 class SiteSettings(models.Model):
     """The site's settings staff change in the console: one row, read through `current()`.
 
@@ -154,6 +168,44 @@ class SiteSettings(models.Model):
             "One domain a line (example.co.jp, shop.example.com) for the tracking snippet."
         ),
     )
+    # Members (kizuna.members): how people become members and what their passwords must hold.
+    site_name = models.CharField(
+        _("site name"), max_length=100, default="Kizuna", help_text=_("Shown in emails.")
+    )
+    registration_policy = models.CharField(
+        _("registration policy"),
+        max_length=20,
+        choices=RegistrationPolicy.choices,
+        default=RegistrationPolicy.CLOSED,
+    )
+    register_on_inquiry = models.BooleanField(
+        _("create contacts from inquiries"),
+        default=False,
+        help_text=_(
+            "An inquiry form creates the sender's contact as a lead; they can claim an account "
+            "later and find their inquiries on My Page."
+        ),
+    )
+    password_min_length = models.PositiveSmallIntegerField(
+        _("minimum password length"),
+        default=10,
+        validators=[MinValueValidator(8), MaxValueValidator(128)],
+    )
+    password_require_lowercase = models.BooleanField(_("require a lowercase letter"), default=False)
+    password_require_uppercase = models.BooleanField(
+        _("require an uppercase letter"), default=False
+    )
+    password_require_digit = models.BooleanField(_("require a digit"), default=False)
+    password_require_symbol = models.BooleanField(_("require a symbol"), default=False)
+    require_staff_two_factor = models.BooleanField(
+        _("staff must use two-factor authentication"),
+        default=False,
+        help_text=_("Staff without an authenticator app are sent to set one up first."),
+    )
+    terms_ja = models.TextField(_("terms of membership (Japanese)"), blank=True)
+    terms_en = models.TextField(_("terms of membership (English)"), blank=True)
+    # Staff's own paragraph in each member email: {"invitation": {"ja": "...", "en": "..."}, ...}
+    member_mail_wording = models.JSONField(_("member email wording"), default=dict, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -168,6 +220,14 @@ class SiteSettings(models.Model):
         """The settings row (created with the defaults on first use)."""
         settings_row, _created = cls.objects.get_or_create(pk=1)
         return settings_row
+
+    def terms(self, language: str) -> str:
+        return (self.terms_en if language == "en" else self.terms_ja) or self.terms_ja
+
+    def mail_wording(self, kind: str, language: str) -> str:
+        """Staff's paragraph for one member email in a language (Japanese when none given)."""
+        texts = self.member_mail_wording.get(kind) or {}
+        return texts.get(language) or texts.get("ja", "")
 
     @property
     def tracking_domain_list(self) -> list[str]:

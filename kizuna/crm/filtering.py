@@ -9,6 +9,7 @@ condition means exactly the same thing in the export command, the contacts list 
 import datetime
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -106,8 +107,23 @@ COMPANY_FIELDS = {
     "owner": ("owner__email", FieldType.EMAIL),
     "created_at": ("created_at", FieldType.DATETIME),
 }
-# Fields SEGMENTS.md names that other apps bring (members issue).
+# Fields SEGMENTS.md names that other apps bring (members): refused until registered.
 FIELDS_OF_LATER_APPS = {"member_state", "tier"}
+
+
+# Label and choices (a callable returning [(value, label)]) of the fields registered below.
+REGISTERED_FIELD_LABELS: dict[str, object] = {}
+REGISTERED_FIELD_CHOICES: dict[str, Callable[[], list[tuple[str, str]]]] = {}
+
+
+def register_contact_field(name: str, path: str, kind: str, *, label, choices=None) -> None:
+    """A downstream app adds a built-in field SEGMENTS.md names (members: `member_state`,
+    `tier`), reached from the contact by the ORM path `path`."""
+    CONTACT_FIELDS[name] = (path, kind)
+    FIELDS_OF_LATER_APPS.discard(name)
+    REGISTERED_FIELD_LABELS[name] = label
+    if choices is not None:
+        REGISTERED_FIELD_CHOICES[name] = choices
 
 
 class FilterError(ValueError):

@@ -34,7 +34,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from kizuna.crm import fields
+from kizuna.crm import fields, filtering
 from kizuna.crm.filtering import FieldRef
 from kizuna.crm.models import Contact, FieldDefinition, FieldTarget
 from kizuna.segments.compiler import FilterError, SegmentCompiler, parse_document
@@ -268,6 +268,8 @@ def field_label(name: str) -> str:
         return _("Company: %(field)s") % {"field": label}
     if name in BUILTIN_FIELD_LABELS:
         return str(BUILTIN_FIELD_LABELS[name])
+    if name in filtering.REGISTERED_FIELD_LABELS:
+        return str(filtering.REGISTERED_FIELD_LABELS[name])
     definition = FieldDefinition.objects.filter(target=FieldTarget.CONTACT, key=name).first()
     return definition.label if definition else name
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from kizuna.accounts.models import User
+from kizuna.crm import filtering
 from kizuna.crm.filtering import (
     COMPANY_FIELDS,
     CONTACT_FIELDS,
@@ -253,9 +254,15 @@ def _builtin_field(name: str, kind: str, *, label=None, group: str = "builtin") 
     choices = []
     if name == "lifecycle":
         choices = [{"value": value, "label": str(text)} for value, text in Lifecycle.choices]
+    elif name in filtering.REGISTERED_FIELD_CHOICES:  # member_state, tier (members)
+        choices = [
+            {"value": value, "label": str(text)}
+            for value, text in filtering.REGISTERED_FIELD_CHOICES[name]()
+        ]
+    label = label or BUILTIN_FIELD_LABELS.get(name) or filtering.REGISTERED_FIELD_LABELS.get(name)
     return {
         "name": name,
-        "label": str(label or BUILTIN_FIELD_LABELS.get(name, name)),
+        "label": str(label or name),
         "group": group,
         "type": str(kind),
         "family": family,

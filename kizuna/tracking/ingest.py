@@ -48,6 +48,12 @@ SERVER_ONLY_TYPES = frozenset(
         "ticket_opened",
         "segment_entered",
         "segment_exited",
+        "email_verified",
+        "approved",
+        "rejected",
+        "suspended",
+        "reactivated",
+        "withdrawn",
     }
 )
 

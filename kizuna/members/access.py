@@ -1,0 +1,39 @@
+"""Who may reach member pages: every site view for members goes through these."""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+from kizuna.members.models import Member, MemberState
+
+
+def current_member(request) -> Member | None:
+    """The logged-in user's membership with its contact and tier (one query, cached on the
+    request), or None for staff and anonymous visitors."""
+    if not request.user.is_authenticated:
+        return None
+    if not hasattr(request, "_member"):
+        request._member = (
+            Member.objects.select_related("contact", "contact__company", "tier")
+            .filter(user=request.user)
+            .first()
+        )
+    return request._member
+
+
+def member_required(view):
+    """Site views for members: anonymous visitors go to the log-in page (and come back); a login
+    whose membership is not active gets 403. Django already refuses the session of a suspended
+    or deleted user, so this holds from the next request on."""
+
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        member = current_member(request)
+        if member is None or member.state != MemberState.ACTIVE or member.contact_id is None:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return checked

@@ -1,0 +1,17 @@
+from django.utils.translation import gettext_lazy as _
+
+from kizuna.core import navigation
+
+
+def register() -> None:
+    navigation.register_console_item(
+        key="members", label=_("Members"), url_name="members:member_list", icon="users", order=15
+    )
+    navigation.register_console_item(
+        key="registration_settings",
+        label=_("Registration settings"),
+        url_name="members:settings",
+        icon="settings",
+        group=navigation.SYSTEM,
+        order=15,
+    )

@@ -1,0 +1,15 @@
+"""The member's screens on the site (My Page, invitation)."""
+
+from django.urls import path
+
+from kizuna.members.views import site
+
+app_name = "members_site"
+
+urlpatterns = [
+    path("mypage/", site.my_page, name="my_page"),
+    path("mypage/profile/", site.profile_edit, name="profile_edit"),
+    path("mypage/withdraw/", site.withdraw, name="withdraw"),
+    path("mypage/my-data.json", site.data_export, name="data_export"),
+    path("members/invitation/<uidb64>/<token>/", site.accept_invitation, name="accept_invitation"),
+]
