@@ -40,7 +40,10 @@ def empty_cache():
     """Rate-limit counters live in the cache: every test starts with none."""
     from django.core.cache import cache
 
+    from kizuna.core.models import SiteSettings
+
     cache.clear()
+    SiteSettings.prime_cached()
     yield
     cache.clear()
 
@@ -143,3 +146,31 @@ def browser(chromium_path):
             )
             yield chromium
             chromium.close()
+
+
+@pytest.fixture
+def problems():
+    """What went wrong in the page: console errors and warnings, script errors, HTTP errors."""
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server, problems):
+    """Browser tests: a page in a Japanese browser (Accept-Language: ja), recording its problems."""
+    context = browser.new_context(locale="ja-JP", base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+
+    def on_console(message):
+        if message.type in {"error", "warning"}:
+            problems.append(f"console {message.type}: {message.text} ({message.location['url']})")
+
+    def on_response(response):
+        if response.status >= 400:
+            problems.append(f"HTTP {response.status}: {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("response", on_response)
+    yield page
+    context.close()

@@ -19,7 +19,7 @@ class StaffTwoFactorMiddleware:
             and user.is_authenticated
             and user.is_staff
             and request.path.startswith("/console/")
-            and SiteSettings.current().require_staff_two_factor
+            and SiteSettings.cached().require_staff_two_factor
             and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
         ):
             return redirect(reverse("mfa_activate_totp") + "?next=" + request.path)

@@ -1,3 +1,5 @@
+import time
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -126,6 +128,9 @@ class ConsentMode(models.TextChoices):
     AFTER_CONSENT = "after_consent", _("Track only after the visitor accepts the consent banner")
 
 
+_settings_cache: dict = {"row": None, "at": 0.0}
+
+
 class RegistrationPolicy(models.TextChoices):
     CLOSED = "closed", _("Closed: staff invite members")
     OPEN = "open", _("Open: people sign up and confirm their email")
@@ -214,6 +219,28 @@ class SiteSettings(models.Model):
 
     def __str__(self):
         return str(_("Site settings"))
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        SiteSettings.forget_cached()
+
+    @classmethod
+    def cached(cls, max_age: float = 5.0) -> "SiteSettings":
+        """The settings row as this process read it at most `max_age` seconds ago: for checks on
+        every request (staff two-factor). Saving the row through the ORM forgets it at once."""
+        now = time.monotonic()
+        if _settings_cache["row"] is None or now - _settings_cache["at"] > max_age:
+            _settings_cache["row"], _settings_cache["at"] = cls.current(), now
+        return _settings_cache["row"]
+
+    @classmethod
+    def forget_cached(cls) -> None:
+        _settings_cache["row"] = None
+
+    @classmethod
+    def prime_cached(cls) -> None:
+        """Tests: the defaults, with no query, until the row is saved."""
+        _settings_cache["row"], _settings_cache["at"] = cls(), float("inf")
 
     @classmethod
     def current(cls) -> "SiteSettings":

@@ -15,9 +15,7 @@ def current_member(request) -> Member | None:
         return None
     if not hasattr(request, "_member"):
         request._member = (
-            Member.objects.select_related("contact", "contact__company", "tier")
-            .filter(user=request.user)
-            .first()
+            Member.objects.select_related("contact", "tier").filter(user=request.user).first()
         )
     return request._member
 

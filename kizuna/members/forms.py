@@ -154,6 +154,13 @@ class WithdrawForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    request_erasure = forms.BooleanField(
+        label=gettext_lazy("Also delete my personal data"),
+        required=False,
+        help_text=gettext_lazy(
+            "Staff confirm the request, then remove your profile, files and history for good."
+        ),
+    )
     confirm = forms.BooleanField(
         label=gettext_lazy("I understand that my membership ends now and I can no longer log in."),
         error_messages={"required": gettext_lazy("Please tick the box to confirm.")},

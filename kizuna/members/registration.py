@@ -65,7 +65,7 @@ def confirm_member(user: User, request=None) -> Member | None:
     """The email was confirmed (allauth's email_confirmed): join the contact, then active or,
     under the approval policy, waiting for staff."""
     with transaction.atomic():
-        member = Member.objects.select_for_update().filter(user=user).first()
+        member = Member.objects.select_for_update(of=("self",)).filter(user=user).first()
         if member is None or member.state != MemberState.PENDING_VERIFICATION:
             return member
         if member.contact_id is None:
@@ -86,9 +86,9 @@ def confirm_member(user: User, request=None) -> Member | None:
 def _attach_contact(member: Member, *, request=None) -> None:
     """Join the member to the contact with their email (or a new one), applying the answers."""
     email = member.user.email
-    contact = Contact.objects.select_for_update().filter(email__iexact=email).first() or Contact(
-        email=email, lifecycle=Lifecycle.LEAD, source="signup"
-    )
+    contact = Contact.objects.select_for_update(of=("self",)).filter(
+        email__iexact=email
+    ).first() or Contact(email=email, lifecycle=Lifecycle.LEAD, source="signup")
     if contact.pk:
         old = Member.objects.filter(contact=contact).exclude(pk=member.pk).first()
         if old is not None and old.state != MemberState.WITHDRAWN:
@@ -144,7 +144,9 @@ def can_log_in(user: User) -> tuple[bool, str]:
 def approve_member(member: Member, *, by, request=None) -> None:
     with transaction.atomic():
         member = (
-            Member.objects.select_for_update().select_related("contact", "user").get(pk=member.pk)
+            Member.objects.select_for_update(of=("self",))
+            .select_related("contact", "user")
+            .get(pk=member.pk)
         )
         if member.state != MemberState.PENDING_APPROVAL:
             raise MembershipError(_("Only registrations waiting for approval can be approved."))
@@ -169,7 +171,9 @@ def reject_member(member: Member, *, by, reason: str = "", request=None) -> None
     the contact stays in the CRM with a `rejected` event, the person is told."""
     with transaction.atomic():
         member = (
-            Member.objects.select_for_update().select_related("contact", "user").get(pk=member.pk)
+            Member.objects.select_for_update(of=("self",))
+            .select_related("contact", "user")
+            .get(pk=member.pk)
         )
         if member.state != MemberState.PENDING_APPROVAL:
             raise MembershipError(_("Only registrations waiting for approval can be rejected."))
@@ -210,7 +214,7 @@ def notify_staff_of_pending(member_id: int) -> None:
 def invite_contact(contact: Contact, *, by, request=None) -> Member:
     """Create the login for a contact and email them a link to set their password."""
     with transaction.atomic():
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contact = Contact.objects.select_for_update(of=("self",)).get(pk=contact.pk)
         if not contact.email:
             raise MembershipError(_("The contact has no email address."))
         member = Member.objects.filter(contact=contact).first()
@@ -265,7 +269,9 @@ def accept_invitation(user: User, password: str, request=None) -> Member:
         user.set_password(password)
         user.save(update_fields=["password"])
         EmailAddress.objects.filter(user=user, email__iexact=user.email).update(verified=True)
-        member = Member.objects.select_for_update().select_related("contact").get(user=user)
+        member = (
+            Member.objects.select_for_update(of=("self",)).select_related("contact").get(user=user)
+        )
         member.verified_at = timezone.now()
         record_event(member.contact, EventType.EMAIL_VERIFIED, request=request)
         record_event(member.contact, EventType.REGISTERED, request=request)

@@ -18,7 +18,11 @@ from kizuna.tracking.recording import record_event
 
 
 def _locked(member: Member) -> Member:
-    return Member.objects.select_for_update().select_related("contact", "user").get(pk=member.pk)
+    return (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("contact", "user")
+        .get(pk=member.pk)
+    )
 
 
 def suspend_member(member: Member, *, by) -> None:
@@ -52,7 +56,9 @@ def reactivate_member(member: Member, *, by) -> None:
         record_audit(by, AuditAction.REACTIVATE, member.contact)
 
 
-def withdraw_member(member: Member, *, reason: str = "", request=None, by=None) -> None:
+def withdraw_member(
+    member: Member, *, reason: str = "", request_erasure: bool = False, request=None, by=None
+) -> None:
     """The member leaves: the login is deleted (so they can register again later), the contact
     stays in the CRM with member_state `withdrawn` and a `withdrawn` event."""
     with transaction.atomic():
@@ -63,6 +69,8 @@ def withdraw_member(member: Member, *, reason: str = "", request=None, by=None) 
         member.state = MemberState.WITHDRAWN
         member.withdrawn_at = timezone.now()
         member.withdrawal_reason = reason[:2000]
+        if request_erasure:
+            member.erasure_requested_at = member.withdrawn_at
         member.user = None
         member.save()
         if member.contact_id:
@@ -96,7 +104,7 @@ def erase_contact(contact: Contact, *, by) -> None:
     """Right to erasure: remove the person's data, files, events, login and mail; keep an
     anonymous stub (lifecycle, prefecture, company, records, dates) so that counts stay right."""
     with transaction.atomic():
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contact = Contact.objects.select_for_update(of=("self",)).get(pk=contact.pk)
         member = Member.objects.filter(contact=contact).select_related("user").first()
         email = contact.email
         if member is not None:
@@ -122,6 +130,12 @@ def erase_contact(contact: Contact, *, by) -> None:
         visitors.delete()
         Event.objects.filter(contact=contact).delete()
         Session.objects.filter(contact=contact).delete()
+        note_ids = [str(pk) for pk in contact.notes.values_list("pk", flat=True)]
+        AuditLog.objects.filter(object_type="crm.note", object_id__in=note_ids).delete()
+        record_ids = [str(pk) for pk in contact.records.values_list("pk", flat=True)]
+        AuditLog.objects.filter(object_type="crm.record", object_id__in=record_ids).update(
+            object_repr="", changes={}
+        )
         contact.notes.all().delete()
         contact.consents.all().delete()
         contact.merges.all().delete()

@@ -36,6 +36,13 @@ class EventType(models.TextChoices):
     ANSWER_POSTED = "answer_posted", _("Answer posted")
     TICKET_OPENED = "ticket_opened", _("Request opened")
     IDENTIFY = "identify", _("Identified")
+    # Membership (kizuna.members).
+    EMAIL_VERIFIED = "email_verified", _("Email confirmed")
+    APPROVED = "approved", _("Membership approved")
+    REJECTED = "rejected", _("Membership rejected")
+    SUSPENDED = "suspended", _("Membership suspended")
+    REACTIVATED = "reactivated", _("Membership reactivated")
+    WITHDRAWN = "withdrawn", _("Withdrew")
 
 
 class DeviceType(models.TextChoices):

@@ -22,34 +22,6 @@ pytestmark = pytest.mark.browser
 DEMO_ADMIN_EMAIL = DEMO_STAFF[0][0]
 
 
-@pytest.fixture
-def problems():
-    """What went wrong in the page: console errors and warnings, script errors, HTTP errors."""
-    return []
-
-
-@pytest.fixture
-def page(browser, live_server, problems):
-    """A page in a Japanese browser (Accept-Language: ja), recording its problems."""
-    context = browser.new_context(locale="ja-JP", base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-
-    def on_console(message):
-        if message.type in {"error", "warning"}:
-            problems.append(f"console {message.type}: {message.text} ({message.location['url']})")
-
-    def on_response(response):
-        if response.status >= 400:
-            problems.append(f"HTTP {response.status}: {response.url}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("response", on_response)
-    yield page
-    context.close()
-
-
 def log_in_to_the_console(page, email, password):
     """The Japanese log-in form, reached as an anonymous visitor to the console."""
     page.goto("/accounts/login/?next=/console/")

@@ -65,7 +65,10 @@ def withdraw(request):
     form = WithdrawForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         withdraw_member(
-            current_member(request), reason=form.cleaned_data["reason"], request=request
+            current_member(request),
+            reason=form.cleaned_data["reason"],
+            request_erasure=form.cleaned_data["request_erasure"],
+            request=request,
         )
         return render(request, "members/site/withdrawn.html")
     return render(request, "members/site/withdraw.html", {"form": form})
