@@ -87,6 +87,8 @@ class SignupForm(AllauthSignupForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         site = SiteSettings.current()
+        # allauth styles its honeypot inline, which our CSP refuses; the template hides it.
+        self.fields["website"].widget.attrs.pop("style", None)
         self.fields["started"].initial = signup_started_token()
         self.fields["password1"].help_text = " ".join(password_rules(site))
         self.profile_form = MemberProfileForm(
