@@ -1,8 +1,10 @@
 """The whole segment filter language (../shared/docs/SEGMENTS.md) compiled to one ORM query.
 
 Field and tag conditions are crm's (crm/filtering.py, so they mean the same everywhere); this
-module adds event, record and segment conditions. Everything becomes correlated EXISTS / COUNT
-subqueries on the contacts table: one SQL query, no ids loaded into Python.
+module adds event, record and segment conditions: one SQL query, no ids loaded into Python.
+An event or record count is a set of contact ids built once for all contacts
+(functions.ContactHasRows): counting each contact's events in a correlated subquery ran out of
+any time budget on PostgreSQL. Only a record condition's `sum` stays correlated.
 
 An event condition counts the contact's events *and* those of its visitors not yet folded onto
 it (tracking/stitching.py sets the alias at once, the fold runs in the background).
@@ -31,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from kizuna.crm.filtering import FieldRef, FilterCompiler, FilterError
 from kizuna.crm.models import Contact, FieldDefinition, FieldTarget, Record, RecordType
-from kizuna.segments.functions import IPInNetwork
+from kizuna.segments.functions import ContactHasRows, IPInNetwork, mark_anti_joins
 from kizuna.segments.models import Segment
 from kizuna.tracking.models import Event, Visitor
 
@@ -65,13 +67,30 @@ def compile_filter(document, *, now: datetime.datetime | None = None) -> Q:
 
 def matches(document, contact, *, now: datetime.datetime | None = None) -> bool:
     """Whether one contact is selected: the same compiled query, restricted to its id."""
-    return Contact.objects.filter(pk=contact.pk).filter(compile_filter(document, now=now)).exists()
+    compiler = SegmentCompiler(now or timezone.now(), contact_id=contact.pk)
+    q = compiler.filter_q(parse_document(document), "")
+    return Contact.objects.filter(pk=contact.pk).filter(q).exists()
 
 
 class SegmentCompiler(FilterCompiler):
-    def __init__(self, now: datetime.datetime, segment_path: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        now: datetime.datetime,
+        segment_path: tuple[str, ...] = (),
+        *,
+        contact_id: int | None = None,
+    ):
         super().__init__(now)
         self.segment_path = segment_path  # the saved segments being expanded (cycle check)
+        # Set by matches(): the query is for this one contact, so event conditions read only
+        # its events (the set of all contacts would be built to answer for one).
+        self.contact_id = contact_id
+
+    def filter_q(self, node, place: str) -> Q:
+        q = super().filter_q(node, place)
+        if not place:  # the whole filter (or a saved segment's, then again in the whole)
+            mark_anti_joins(q)
+        return q
 
     def other_condition_q(self, kind: str, node: dict, place: str) -> Q:
         if kind == "event":
@@ -87,44 +106,77 @@ class SegmentCompiler(FilterCompiler):
         kind = node["event"]
         if not isinstance(kind, str) or not kind:
             raise self.error(self.at(place, "event"), _("expected an event type"))
-        events = Event.objects.filter(type=kind)
+        # One Q, filtered once: each QuerySet.filter() copies the query, and matches() of one
+        # contact spends more time compiling than the database spends answering.
+        where = Q(type=kind)
         if "url_contains" in node:
-            events = events.filter(url__icontains=self.text(node, "url_contains", place))
+            where &= Q(url__icontains=self.text(node, "url_contains", place))
         if "url_equals" in node:
-            events = events.filter(url=self.text(node, "url_equals", place))
+            where &= Q(url=self.text(node, "url_equals", place))
         if "param" in node:
-            events = events.filter(self.param_q(node["param"], self.at(place, "param")))
+            where &= self.param_q(node["param"], self.at(place, "param"))
         if "ip" in node:
-            events = events.filter(self.ip_q(node["ip"], self.at(place, "ip")))
+            where &= self.ip_q(node["ip"], self.at(place, "ip"))
         if "visitor" in node:
-            events = events.filter(visitor_id=self.text(node, "visitor", place))
+            where &= Q(visitor_id=self.text(node, "visitor", place))
         for key in ("campaign", "form"):
             if key in node:
                 value = self.text(node, key, place)
-                events = events.filter(_text_equals(KeyTextTransform(key, "props"), value))
+                where &= Q(_text_equals(KeyTextTransform(key, "props"), value))
         if "props" in node:
-            events = events.filter(self.props_q(node["props"], self.at(place, "props")))
+            where &= self.props_q(node["props"], self.at(place, "props"))
         if not node.get("include_machine", False):
-            events = events.filter(is_machine=False)
+            where &= Q(is_machine=False)
         if not isinstance(node.get("include_machine", False), bool):
             raise self.error(self.at(place, "include_machine"), _("expected true or false"))
-        events = events.filter(self.window_q("occurred_at", node, place))
-        events = events.filter(
-            Q(contact_id=OuterRef("pk"))
-            | Q(
-                contact__isnull=True,
-                visitor_id__in=Visitor.objects.filter(contact_id=OuterRef(OuterRef("pk"))).values(
-                    "id"
-                ),
-            )
-        )
+        where &= self.window_q("occurred_at", node, place)
         distinct = node.get("distinct")
         if distinct is not None and (not isinstance(distinct, str) or not distinct):
             raise self.error(self.at(place, "distinct"), _("expected a property name"))
-        counted = None
-        if distinct:
-            counted = KeyTextTransform(distinct, "props")
-        return self.count_q(events, node, place, counted)
+        counted = KeyTextTransform(distinct, "props") if distinct else None
+        # The count of one contact's events (explain shows it); it also checks the counts.
+        self.count_q(self.events_of_contact(where), node, place, counted)
+        return self.contacts_with_events_q(where, node, place, counted)
+
+    def events_of_contact(self, where: Q):
+        """Events matching `where` of the outer query's contact: its own and its visitors'
+        not yet folded onto it."""
+        visitors = Visitor.objects.filter(contact_id=OuterRef(OuterRef("pk"))).values("id")
+        return Event.objects.filter(
+            where,
+            Q(contact_id=OuterRef("pk")) | Q(contact__isnull=True, visitor_id__in=visitors),
+        )
+
+    def contacts_with_events_q(self, where: Q, node: dict, place: str, counted=None) -> Q:
+        """The contacts whose count of events matching `where` is within min_count..max_count:
+        the contacts' own events and those of their visitors not yet folded onto them, as two
+        parts of a UNION ALL - each part can use its index, where an OR of the two in one
+        query makes the database read them all."""
+        own = Q(contact__isnull=False)
+        unfolded = Q(contact__isnull=True, visitor__contact__isnull=False)
+        if self.contact_id is not None:
+            own = Q(contact_id=self.contact_id)
+            unfolded &= Q(visitor__contact_id=self.contact_id)
+        columns = {} if counted is None else {"counted": counted}
+        arms = [
+            Event.objects.order_by().filter(where, own).values(cid=F("contact_id"), **columns),
+            Event.objects.order_by()
+            .filter(where, unfolded)
+            .values(cid=F("visitor__contact_id"), **columns),
+        ]
+        return self.counted_contacts_q(arms, node, place, distinct=counted is not None)
+
+    def counted_contacts_q(self, arms, node: dict, place: str, distinct=False) -> Q:
+        """min_count (default 1) <= the contact's rows in `arms` (or distinct values of their
+        `counted`) <= max_count, as one set of contact ids for all contacts (ContactHasRows)."""
+        minimum = self.count(node, "min_count", place, default=1)
+        maximum = self.count(node, "max_count", place, default=None)
+        if minimum == 0:
+            if maximum is None:
+                return Q(pk__isnull=False)  # everyone (and its negation nobody, unlike Q())
+            # Not more than max_count: contacts without any rows too.
+            return ~Q(ContactHasRows(arms, at_least=maximum + 1, distinct=distinct))
+        return Q(ContactHasRows(arms, at_least=minimum, at_most=maximum, distinct=distinct))
 
     def param_q(self, params, place: str) -> Q:
         if not isinstance(params, dict) or not params:
@@ -170,14 +222,22 @@ class SegmentCompiler(FilterCompiler):
             raise self.error(
                 self.at(place, "record"), _('unknown record type "%(key)s"') % {"key": key}
             )
-        records = Record.objects.filter(record_type=record_type, contact_id=OuterRef("pk"))
+        records = Record.objects.filter(record_type=record_type)
         if "where" in node:
             where = RecordWhereCompiler(self.now, record_type)
             records = records.filter(where.filter_q(node["where"], self.at(place, "where")))
         records = records.filter(self.window_q("occurred_at", node, place))
-        q = self.count_q(records, node, place)
+        of_contact = records.filter(contact_id=OuterRef("pk"))
+        # The count of one contact's records (explain shows it); it also checks the counts.
+        self.count_q(of_contact, node, place)
+        # The count as a set of contacts: under an OR, PostgreSQL costs a correlated NOT
+        # EXISTS as a scan a contact and JIT-compiles the whole query for that.
+        own = records.order_by().filter(contact__isnull=False)
+        if self.contact_id is not None:
+            own = own.filter(contact_id=self.contact_id)
+        q = self.counted_contacts_q([own.values(cid=F("contact_id"))], node, place)
         if "sum" in node:
-            q &= self.sum_q(records, record_type, node["sum"], self.at(place, "sum"))
+            q &= self.sum_q(of_contact, record_type, node["sum"], self.at(place, "sum"))
         return q
 
     def sum_q(self, records, record_type, node, place: str) -> Q:
@@ -233,7 +293,7 @@ class SegmentCompiler(FilterCompiler):
                 self.at(place, "segment"),
                 _('segment "%(slug)s" refers to itself') % {"slug": slug},
             )
-        inner = SegmentCompiler(self.now, (*self.segment_path, slug))
+        inner = SegmentCompiler(self.now, (*self.segment_path, slug), contact_id=self.contact_id)
         try:
             return inner.filter_q(segment.filter, "")
         except FilterError as error:
@@ -242,7 +302,10 @@ class SegmentCompiler(FilterCompiler):
     # --- shared parts -------------------------------------------------------------------------
 
     def count_q(self, rows, node: dict, place: str, counted=None) -> Q:
-        """min_count (default 1) <= number of rows (or of distinct `counted`) <= max_count."""
+        """min_count (default 1) <= number of rows (or of distinct `counted`) <= max_count, for
+        `rows` correlated with the contact. Event and record conditions run the set form
+        (counted_contacts_q); they call this to check the counts and for explain, which keeps
+        the count of one contact from it (explaining.py)."""
         minimum = self.count(node, "min_count", place, default=1)
         maximum = self.count(node, "max_count", place, default=None)
         if maximum is not None and maximum < minimum:

@@ -4,7 +4,7 @@ import ipaddress
 from functools import lru_cache
 
 from django.db.backends.signals import connection_created
-from django.db.models import BooleanField, Func
+from django.db.models import BooleanField, Expression, F, Func, Q
 from django.dispatch import receiver
 
 
@@ -26,6 +26,68 @@ class IPInNetwork(Func):
         if connection.vendor == "postgresql":
             return f"({column_sql} <<= %s::cidr)", [*params, self.network]
         return f"(kizuna_ip_in({column_sql}, %s) = 1)", [*params, self.network]
+
+
+class ContactHasRows(Expression):
+    """The contact has `at_least` (and at most `at_most`) rows - or distinct values of their
+    `counted` column - in the union of `arms`: querysets selecting the contact's id as `cid`
+    (and the value as `counted`), not correlated with the contact.
+
+    The set of contact ids is built once for all contacts, not counted once a contact:
+    `id IN (…)`, which both databases build once (a semi-join or a hashed set). Where the
+    condition is negated outside any OR (`anti_join`, set by the compiler), PostgreSQL gets
+    `NOT EXISTS (… WHERE cid = contact.id)` instead: an anti-join, where a NOT IN becomes a
+    scan a row once its set outgrows work_mem. Not EXISTS elsewhere: under an OR PostgreSQL
+    costs it as a scan a row and JIT-compiles the query for that, slower than the query."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, arms, at_least: int = 1, at_most: int | None = None, distinct=False):
+        super().__init__()
+        self.contact = F("pk")
+        self.arms, self.at_least, self.at_most, self.distinct = arms, at_least, at_most, distinct
+        self.anti_join = False
+
+    def get_source_expressions(self):
+        return [self.contact]
+
+    def set_source_expressions(self, expressions):
+        (self.contact,) = expressions
+
+    def as_sql(self, compiler, connection, **extra):
+        contact_sql, contact_params = compiler.compile(self.contact)
+        parts, params = [], []
+        for arm in self.arms:
+            sql, arm_params = arm.query.get_compiler(connection=connection).as_sql()
+            parts.append(sql)
+            params += arm_params
+        rows = " UNION ALL ".join(parts)  # SQLite takes no parentheses around the parts
+        contacts = f"SELECT x.cid FROM ({rows}) AS x"  # noqa: S608 - compiled SQL only
+        if self.distinct or self.at_least != 1 or self.at_most is not None:
+            number = "COUNT(DISTINCT x.counted)" if self.distinct else "COUNT(*)"
+            contacts += f" GROUP BY x.cid HAVING {number} >= %s"
+            params.append(self.at_least)
+            if self.at_most is not None:
+                contacts += f" AND {number} <= %s"
+                params.append(self.at_most)
+        if self.anti_join and connection.vendor == "postgresql":
+            sql = f"EXISTS (SELECT 1 FROM ({contacts}) AS g WHERE g.cid = {contact_sql})"  # noqa: S608
+            return sql, [*params, *contact_params]
+        return f"{contact_sql} IN ({contacts})", [*contact_params, *params]
+
+
+def mark_anti_joins(q: Q, negated: bool = False, under_or: bool = False) -> None:
+    """Set `anti_join` on each ContactHasRows of `q` that is negated outside any OR, as the
+    database sees it: NOT pushed down to the conditions (NOT (a OR b) is NOT a AND NOT b)."""
+    negated ^= q.negated
+    effective = q.connector if not negated else (Q.OR if q.connector == Q.AND else Q.AND)
+    under_or = under_or or (effective == Q.OR and len(q.children) > 1)
+    for child in q.children:
+        if isinstance(child, Q):
+            mark_anti_joins(child, negated, under_or)
+        elif isinstance(child, ContactHasRows):
+            child.anti_join = negated and not under_or
 
 
 @lru_cache(maxsize=256)

@@ -249,6 +249,14 @@ class Event(models.Model):
                 name="tracking_event_unfolded",
                 condition=Q(contact__isnull=True),
             ),
+            # Event conditions of segments (segments/compiler.py, ContactHasRows): the part of
+            # the set from events not yet folded, by type and time - else that part reads every
+            # event of the type again to find the few without a contact.
+            models.Index(
+                fields=["type", "-occurred_at"],
+                name="tracking_event_unfolded_type",
+                condition=Q(contact__isnull=True),
+            ),
         ]
         constraints = [
             # A UniqueConstraint rather than unique=True: PostgreSQL then keeps no second
