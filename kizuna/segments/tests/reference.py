@@ -1,7 +1,8 @@
 """A reference evaluator of the segment filter language: plain Python over plain objects, written
 straight from ../shared/docs/SEGMENTS.md, to check the compiled SQL against (test_reference.py).
 
-It knows only what the randomised tests generate: a few built-in fields, custom fields of the
+It knows only what the randomised tests generate: a few built-in fields (member_state and tier
+included: the members app brings them), custom fields of the
 text / choice / number / date families, tags, events and records.
 """
 
@@ -37,6 +38,8 @@ class PlainContact:
     email: str = ""
     prefecture: str = ""
     lifecycle: str = "lead"
+    member_state: str = ""  # "" : not a member (the members app's Member row is absent)
+    tier: str = ""
     custom: dict = field(default_factory=dict)
     tags: set = field(default_factory=set)
     events: list = field(default_factory=list)  # its own and its visitors' (before the fold)
@@ -44,7 +47,13 @@ class PlainContact:
 
 
 CUSTOM_TYPES = {"rank": "choice", "score": "number", "since": "date", "memo": "text"}
-BUILT_IN = {"email": "email", "prefecture": "text", "lifecycle": "choice"}
+BUILT_IN = {
+    "email": "email",
+    "prefecture": "text",
+    "lifecycle": "choice",
+    "member_state": "choice",
+    "tier": "choice",
+}
 MISSING_MATCHES = {"empty", "ne", "not_in", "not_contains", "has_none"}
 
 

@@ -5,6 +5,7 @@ PostgreSQL alike."""
 import datetime
 
 import pytest
+from django.apps import apps
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -80,7 +81,16 @@ plain_contacts = st.builds(
     tags=st.sets(st.sampled_from(["VIP", "展示会"]), max_size=2),
     events=st.lists(plain_events, max_size=5),
     records=st.lists(plain_records, max_size=3),
-)
+    # Membership (the members app): none, or a state with or without a tier.
+    member_state=st.sampled_from(["", "", "active", "suspended", "withdrawn", "pending_approval"]),
+    tier=st.sampled_from(["", "gold", "free"]),
+).map(lambda plain: plain if plain.member_state else _without_tier(plain))
+
+
+def _without_tier(plain: PlainContact) -> PlainContact:
+    plain.tier = ""
+    return plain
+
 
 text_values = st.sampled_from(["東京都", "Tokyo", "tok", "大阪", "vip", "VIP顧客"])
 field_conditions = st.one_of(
@@ -132,6 +142,23 @@ field_conditions = st.one_of(
         st.sampled_from(["lead", "member"]),
     ),
     st.builds(lambda tag: {"tag": tag}, st.sampled_from(["VIP", "展示会"])),
+    st.builds(
+        lambda field, op, value: {"field": field, "op": op, "value": value},
+        st.sampled_from(["member_state", "tier"]),
+        st.sampled_from(["eq", "ne"]),
+        st.sampled_from(["active", "withdrawn", "gold", "free"]),
+    ),
+    st.builds(
+        lambda field, op, values: {"field": field, "op": op, "value": values},
+        st.sampled_from(["member_state", "tier"]),
+        st.sampled_from(["in", "not_in"]),
+        st.lists(st.sampled_from(["active", "suspended", "gold"]), max_size=2),
+    ),
+    st.builds(
+        lambda field, op: {"field": field, "op": op},
+        st.sampled_from(["member_state", "tier"]),
+        st.sampled_from(["empty", "not_empty"]),
+    ),
 )
 windows = st.fixed_dictionaries(
     {},
@@ -232,6 +259,15 @@ def store(contacts: list[PlainContact], purchase: RecordType) -> list[int]:
             custom={k: v for k, v in plain.custom.items() if v is not None},
         )
         contact.tags.set([tags[name] for name in plain.tags])
+        if plain.member_state:
+            # Looked up, not imported: members is downstream of segments (DESIGN.md's arrows).
+            Member, Tier = apps.get_model("members", "Member"), apps.get_model("members", "Tier")
+            tier = None
+            if plain.tier:
+                tier = Tier.objects.get_or_create(
+                    slug=plain.tier, defaults={"name_ja": plain.tier}
+                )[0]
+            Member.objects.create(contact=contact, state=plain.member_state, tier=tier)
         visitor = Visitor.objects.create(
             id=f"visitor{number:024d}", contact=contact, first_seen_at=NOW, last_seen_at=NOW
         )
