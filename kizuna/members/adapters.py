@@ -7,8 +7,11 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.stagekit import clear_login
 from allauth.core import context
 from django.shortcuts import render
+from django.utils import translation
 
+from kizuna.accounts.models import User
 from kizuna.core.models import RegistrationPolicy, SiteSettings
+from kizuna.members.mail import mail_language
 from kizuna.members.registration import can_log_in
 
 
@@ -28,21 +31,25 @@ class MemberAccountAdapter(DefaultAccountAdapter):
         return super().pre_login(request, user, **kwargs)
 
     def send_mail(self, template_prefix, email, context_values):
+        """In the recipient's language when they have a login (a resend from the console is not
+        in the staff member's), else the page's."""
         request = context.request
         site = SiteSettings.current()
+        known = User.objects.filter(email__iexact=email).values_list("language", flat=True).first()
+        language = mail_language(known or getattr(request, "LANGUAGE_CODE", ""))
         values = {
             "current_site": SimpleNamespace(name=site.site_name, domain=request.get_host()),
-            "site_wording": _wording_for(template_prefix, site, request),
+            "site_wording": _wording_for(template_prefix, site, language),
             **context_values,
         }
-        super().send_mail(template_prefix, email, values)
+        with translation.override(language):
+            super().send_mail(template_prefix, email, values)
 
     def format_email_subject(self, subject):
         return f"【{SiteSettings.current().site_name}】{subject}"
 
 
-def _wording_for(template_prefix: str, site: SiteSettings, request) -> str:
-    language = getattr(request, "LANGUAGE_CODE", "ja")
+def _wording_for(template_prefix: str, site: SiteSettings, language: str) -> str:
     if "email_confirmation" in template_prefix:
         return site.mail_wording("confirmation", language)
     if "password_reset" in template_prefix:

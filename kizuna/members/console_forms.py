@@ -13,7 +13,7 @@ from kizuna.core.auditing import changed_fields, record_audit
 from kizuna.core.models import AuditAction, RegistrationPolicy, SiteSettings
 from kizuna.crm.models import Contact
 from kizuna.members.mail import WORDING_KINDS
-from kizuna.members.models import Member, Tier
+from kizuna.members.models import Tier
 
 # The registration policies in the words of the issue's table: who creates the account, and when
 # the person can log in. "On inquiry" is the separate checkbox register_on_inquiry.
@@ -198,29 +198,6 @@ class MemberTierForm(forms.Form):
         required=False,
         empty_label=gettext_lazy("— no tier —"),
     )
-
-    def save_by(self, member: Member, user) -> bool:
-        """Give the member the chosen tier, with an audit entry; False when it already was."""
-        tier = self.cleaned_data["tier"]
-        with transaction.atomic():
-            # of=("self",): PostgreSQL cannot lock the nullable side of an outer join.
-            member = (
-                Member.objects.select_for_update(of=("self",))
-                .select_related("tier", "contact")
-                .get(pk=member.pk)
-            )
-            if member.tier_id == (tier.pk if tier else None):
-                return False
-            before = member.tier.slug if member.tier else ""
-            member.tier = tier
-            member.save(update_fields=["tier", "updated_at"])
-            record_audit(
-                user,
-                AuditAction.UPDATE,
-                member.contact or member,
-                changes={"tier": [before, tier.slug if tier else ""]},
-            )
-        return True
 
 
 class RejectForm(forms.Form):

@@ -141,7 +141,9 @@ class Member(models.Model):
     def __str__(self):
         if self.contact_id:
             return str(self.contact)
-        return self.signup_data.get("email") or str(_("member #%(id)s") % {"id": self.pk})
+        if self.user_id:
+            return self.user.email
+        return str(_("member #%(id)s") % {"id": self.pk})
 
     @property
     def email(self) -> str:

@@ -179,7 +179,7 @@ def reject_member(member: Member, *, by, reason: str = "", request=None) -> None
             raise MembershipError(_("Only registrations waiting for approval can be rejected."))
         user, contact = member.user, member.contact
         email, language = user.email, user.language
-        record_event(contact, EventType.REJECTED, props={"by": by.email})
+        record_event(contact, EventType.REJECTED, props={"by": by.email, "reason": reason[:500]})
         record_audit(by, AuditAction.REJECT, contact)
         member.delete()
         Contact.objects.filter(pk=contact.pk).update(user=None)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from kizuna.core.auditing import record_audit
 from kizuna.core.models import AuditAction, AuditLog, OutboxMessage
 from kizuna.crm.models import Contact, StoredFile
-from kizuna.members.models import Member, MemberState
+from kizuna.members.models import Member, MemberState, Tier
 from kizuna.members.registration import MembershipError
 from kizuna.members.sessions import end_all_sessions
 from kizuna.tracking.models import Event, EventType, Session, Visitor
@@ -39,6 +39,29 @@ def suspend_member(member: Member, *, by) -> None:
             end_all_sessions(member.user)
         record_event(member.contact, EventType.SUSPENDED, props={"by": by.email})
         record_audit(by, AuditAction.SUSPEND, member.contact)
+
+
+def change_tier(member: Member, tier: Tier | None, *, by) -> bool:
+    """Give the member `tier` (staff now; automations and payments later), audited; False when
+    they already had it."""
+    with transaction.atomic():
+        member = (
+            Member.objects.select_for_update(of=("self",))
+            .select_related("tier", "contact")
+            .get(pk=member.pk)
+        )
+        if member.tier_id == (tier.pk if tier else None):
+            return False
+        before = member.tier.slug if member.tier else ""
+        member.tier = tier
+        member.save(update_fields=["tier", "updated_at"])
+        record_audit(
+            by,
+            AuditAction.UPDATE,
+            member.contact or member,
+            changes={"tier": [before, tier.slug if tier else ""]},
+        )
+    return True
 
 
 def reactivate_member(member: Member, *, by) -> None:

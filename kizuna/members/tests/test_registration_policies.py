@@ -115,3 +115,32 @@ def test_policy_switch_keeps_existing_members(client, staff):
     use_policy(RegistrationPolicy.CLOSED)
     assert log_in(client, "a@example.jp").status_code == 302
     assert Member.objects.get(user__email="a@example.jp").state == MemberState.ACTIVE
+
+
+def test_rejection_mails_the_person_keeps_the_contact_and_the_reason(
+    client, staff, django_capture_on_commit_callbacks
+):
+    from kizuna.members.registration import reject_member
+
+    use_policy(RegistrationPolicy.APPROVAL)
+    signup(client, "jiro@example.jp")
+    confirm_from_mail(client, "jiro@example.jp")
+    member = Member.objects.get(user__email="jiro@example.jp")
+    contact_id = member.contact_id
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reject_member(member, by=staff, reason="対象地域外のため")
+
+    assert not User.objects.filter(email="jiro@example.jp").exists()
+    assert not Member.objects.filter(pk=member.pk).exists()
+    event = Event.objects.get(contact_id=contact_id, type="rejected")
+    assert event.props["reason"] == "対象地域外のため"
+    assert "対象地域外のため" in mail.outbox[-1].body
+
+
+def test_allauth_mail_is_in_the_recipients_language(client, member):
+    member.language = "en"
+    member.save()
+    client.post(reverse("account_reset_password"), {"email": member.email})
+    assert "Password Reset" in mail.outbox[-1].subject or "password" in mail.outbox[-1].body
+    assert "パスワード" not in mail.outbox[-1].body

@@ -44,6 +44,7 @@ from kizuna.members.registration import (
     reject_member,
 )
 from kizuna.members.standing import (
+    change_tier,
     erase_contact,
     force_password_reset,
     reactivate_member,
@@ -154,7 +155,7 @@ def member_tier(request, pk):
     form = MemberTierForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose one of the tiers."))
-    elif form.save_by(member, request.user):
+    elif change_tier(member, form.cleaned_data["tier"], by=request.user):
         messages.success(request, _("The tier was changed."))
     return redirect("members:member_detail", member.pk)
 
