@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from kizuna.core import navigation
+from kizuna.crm import contact_panels
 
 
 def register() -> None:
@@ -15,3 +16,4 @@ def register() -> None:
         group=navigation.SYSTEM,
         order=15,
     )
+    contact_panels.register_contact_panel("members:contact_membership", order=10)

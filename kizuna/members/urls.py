@@ -29,4 +29,9 @@ urlpatterns = [
         name="member_password_reset",
     ),
     path("members/<int:pk>/erase/", console.member_erase, name="member_erase"),
+    path(
+        "contacts/<int:contact_pk>/membership/",
+        console.contact_membership,
+        name="contact_membership",
+    ),
 ]

@@ -9,7 +9,7 @@ class SegmentsConfig(AppConfig):
 
     def ready(self):
         from kizuna.core import navigation
-        from kizuna.crm import filtering
+        from kizuna.crm import contact_panels, filtering
         from kizuna.segments import functions, tasks  # noqa: F401 - functions: SQLite
         from kizuna.segments.compiler import SegmentCompiler
 
@@ -22,3 +22,4 @@ class SegmentsConfig(AppConfig):
             icon="filter",
             order=25,
         )
+        contact_panels.register_contact_panel("segments:contact_segments", order=20)

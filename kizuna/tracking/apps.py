@@ -9,6 +9,7 @@ class TrackingConfig(AppConfig):
 
     def ready(self):
         from kizuna.core import navigation
+        from kizuna.crm import contact_panels
         from kizuna.crm.timeline import register_timeline_source
         from kizuna.tracking import receivers, tasks  # noqa: F401 - connects the receivers
         from kizuna.tracking.timeline import tracking_entries
@@ -37,3 +38,4 @@ class TrackingConfig(AppConfig):
             order=20,
         )
         tasks.register_jobs()
+        contact_panels.register_contact_panel("tracking:contact_activity", order=30)

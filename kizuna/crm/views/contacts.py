@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from kizuna.core.access import staff_required
 from kizuna.crm import contacts, fields, listing
+from kizuna.crm.contact_panels import contact_panel_urls
 from kizuna.crm.forms import ContactForm, NoteForm, SavedViewForm, TagsForm, detail_groups
 from kizuna.crm.models import (
     Contact,
@@ -93,6 +94,7 @@ def contact_detail(request, pk):
         "note_form": NoteForm(),
         "consents": list(contact.consents.select_related("recorded_by")),
         "timeline": contact_timeline(contact),
+        "side_panels": contact_panel_urls(contact.pk),
     }
     return render(request, "crm/console/contact_detail.html", context)
 

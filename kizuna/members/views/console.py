@@ -457,3 +457,22 @@ def tier_delete(request, pk):
         messages.success(request, _("The tier “%(name)s” was deleted.") % {"name": tier.name})
         return redirect("members:tier_list")
     return render(request, "members/console/tier_delete.html", {"tier": tier})
+
+
+@staff_required
+def contact_membership(request, contact_pk):
+    """The contact page's membership panel: the member's state and tier, or "invite as member".
+    With htmx, the panel alone."""
+    contact = get_object_or_404(Contact, pk=contact_pk)
+    member = Member.objects.select_related("tier").filter(contact=contact).first()
+    invitable_states = (None, MemberState.WITHDRAWN, MemberState.PENDING_VERIFICATION)
+    context = {
+        "contact": contact,
+        "member": member,
+        "can_invite": bool(contact.email)
+        and (member.state if member else None) in invitable_states,
+    }
+    template = "members/console/contact_membership.html"
+    if request.htmx:
+        template += "#panel"
+    return render(request, template, context)
