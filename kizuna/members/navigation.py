@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from kizuna.core import navigation
-from kizuna.crm import contact_panels
+from kizuna.crm import contact_panels, selection_actions
 
 
 def register() -> None:
@@ -17,3 +17,9 @@ def register() -> None:
         order=15,
     )
     contact_panels.register_contact_panel("members:contact_membership", order=10)
+    selection_actions.register_selection_action(
+        "invite_members",
+        label=_("Invite as members"),
+        url_name="members:invite_segment",
+        order=10,
+    )

@@ -25,6 +25,7 @@ from kizuna.crm.models import (
     SavedView,
     Tag,
 )
+from kizuna.crm.selection_actions import selection_actions
 from kizuna.crm.timeline import contact_timeline
 
 
@@ -62,6 +63,7 @@ def contact_list(request):
         "saved_view_form": SavedViewForm(),
         "bulk_url": reverse("crm:bulk_start"),
         "export_url": reverse("crm:contact_export"),
+        "selection_actions": selection_actions(),
         "import_url": reverse("crm:import_start"),
         "name_sort": listing.NAME_SORT,
         "name_sort_url": state.sort_url(listing.NAME_SORT),

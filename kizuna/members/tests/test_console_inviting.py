@@ -212,3 +212,14 @@ def test_a_withdrawn_member_can_be_invited_again(staff):
 
     assert result.invited == 1
     assert Member.objects.get(contact=contact).state == MemberState.PENDING_VERIFICATION
+
+
+def test_the_contacts_list_and_the_segment_page_offer_the_invitation(staff_client, tokyo):
+    from kizuna.segments.models import Segment
+
+    contact_list = staff_client.get(reverse("crm:contact_list")).content.decode()
+    assert f'formaction="{reverse("members:invite_segment")}"' in contact_list
+    assert "Invite as members" in contact_list or "会員として招待" in contact_list
+    segment = Segment.objects.filter(slug="new").first()
+    page = staff_client.get(reverse("segments:segment_detail", args=[segment.slug])).content
+    assert reverse("members:invite_segment").encode() + b"?select_all=1" in page

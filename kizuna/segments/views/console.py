@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from kizuna.core.access import staff_required
 from kizuna.crm import fields, listing
 from kizuna.crm.models import Contact, FieldTarget, SavedView
+from kizuna.crm.selection_actions import selection_actions
 from kizuna.segments import distribution as distributing
 from kizuna.segments import membership, tasks
 from kizuna.segments.compiler import FilterError, SegmentCompiler
@@ -208,6 +209,9 @@ def _action_urls(segment: Segment) -> dict:
     return {
         "export_url": reverse("crm:contact_export") + "?" + urlencode(selection),
         "bulk_url": reverse("crm:bulk_start") + "?" + urlencode(selection),
+        "more_actions": [
+            (label, url + "?" + urlencode(selection)) for label, url in selection_actions()
+        ],
         "contact_list_url": reverse("crm:contact_list")
         + "?"
         + urlencode({"filter": selection["filter"]}),
