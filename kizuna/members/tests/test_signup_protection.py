@@ -170,3 +170,20 @@ def test_posted_password_is_kept_out_of_signup_data(client):
     signup(client, "data@example.jp")
     member = Member.objects.get(user__email="data@example.jp")
     assert PASSWORD not in str(member.signup_data)
+
+
+def test_a_log_in_lock_out_expires_and_covers_staff_too(client, staff):
+    import time_machine
+
+    with time_machine.travel("2026-11-23 10:00 +0900", tick=False) as traveller:
+        for number in range(6):
+            client.post(
+                reverse("account_login"), {"login": staff.email, "password": f"wrong-{number}"}
+            )
+        locked = client.post(
+            reverse("account_login"), {"login": staff.email, "password": USER_PASSWORD}
+        )
+        assert "_auth_user_id" not in client.session, locked.status_code
+        traveller.shift(6 * 60)
+        client.post(reverse("account_login"), {"login": staff.email, "password": USER_PASSWORD})
+        assert client.session.get("_auth_user_id") == str(staff.pk)
