@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "kizuna.tracking",
     "kizuna.segments",
     "kizuna.members",
+    "kizuna.content",
     "kizuna.console",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -282,6 +284,16 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Kizuna"
 USERSESSIONS_TRACK_ACTIVITY = False  # the session list needs no write per request
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3  # reset and invitation links work for 3 days
+# Protected content files: served by Django, or handed to the web server in front ("nginx":
+# X-Accel-Redirect to KIZUNA_FILE_SERVER_PREFIX + the file's path; "apache": X-Sendfile).
+KIZUNA_FILE_SERVER = env_str("KIZUNA_FILE_SERVER", "")
+KIZUNA_FILE_SERVER_PREFIX = env_str("KIZUNA_FILE_SERVER_PREFIX", "/protected").rstrip("/")
+if KIZUNA_FILE_SERVER not in ("", "nginx", "apache"):
+    raise ImproperlyConfigured(
+        f"KIZUNA_FILE_SERVER must be empty, nginx or apache, not {KIZUNA_FILE_SERVER!r}."
+    )
+# Download links in emails stop working after this many days.
+KIZUNA_FILE_LINK_DAYS = env_int("KIZUNA_FILE_LINK_DAYS", 14)
 # Links in mail sent without a request (invitations from a background task).
 KIZUNA_SITE_URL = env_str("KIZUNA_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # A sign-up form posted faster than this is a bot's (the honeypot catches the rest).

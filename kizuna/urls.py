@@ -9,6 +9,7 @@ urlpatterns = [
     path("console/", include("kizuna.segments.urls")),
     path("console/", include("kizuna.members.urls")),
     path("", include("kizuna.members.site_urls")),
+    path("", include("kizuna.content.site_urls")),
     path("", include("kizuna.crm.site_urls")),
     path("", include("kizuna.tracking.site_urls")),
     path("", include("kizuna.core.urls")),

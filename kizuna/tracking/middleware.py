@@ -91,6 +91,8 @@ class TrackingMiddleware:
                     ip=request_ip(request),
                     user_agent=user_agent,
                     language=getattr(request, "LANGUAGE_CODE", ""),
+                    # A view may say what was viewed (content: {"page": slug}).
+                    props=getattr(request, "tracking_props", None),
                 )
             ]
         )
