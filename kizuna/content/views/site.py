@@ -8,6 +8,7 @@ from kizuna.content import access
 from kizuna.content.audience import Viewer, viewer_for
 from kizuna.content.downloading import file_response, read_link_token
 from kizuna.content.models import Category, Page, PageFile
+from kizuna.content.recommending import recommend
 from kizuna.crm.models import Contact
 from kizuna.tracking.models import EventType
 from kizuna.tracking.recording import record_event
@@ -49,7 +50,12 @@ def page_detail(request, slug):
     page = access.page_for(request, slug)
     request.tracking_props = {"page": page.slug}  # the page view event says which page
     files = list(page.files.select_related("stored"))
-    response = render(request, "content/site/page_detail.html", {"page": page, "files": files})
+    context = {
+        "page": page,
+        "files": files,
+        "recommendations": recommend(viewer_for(request), current=page),
+    }
+    response = render(request, "content/site/page_detail.html", context)
     if page.noindex:
         response["X-Robots-Tag"] = "noindex"
     return response
