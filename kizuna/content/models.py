@@ -124,6 +124,8 @@ class Page(AudienceFields, PublishWindow):
         blank=True,
         help_text=_("A YouTube or Vimeo address: members get a link to watch it there."),
     )
+    # Folded title, summary and body for Japanese search (crm's folding).
+    search_text = models.TextField(editable=False, blank=True, default="")
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     author = models.ForeignKey(
@@ -147,6 +149,7 @@ class Page(AudienceFields, PublishWindow):
 
     def save(self, *args, **kwargs):
         self.body_html = render_markdown(self.body)
+        self.search_text = search_document(self.title, self.summary, self.body)
         super().save(*args, **kwargs)
 
     @property

@@ -176,3 +176,12 @@ def test_video_progress_is_recorded_at_the_milestones_only(client, library):
     assert client.post(url, {"percent": "33"}).status_code == 400
     event = Event.objects.get(contact=contact, type="video_progress")
     assert event.props == {"page": "onboarding", "percent": 75}
+
+
+def test_search_finds_japanese_in_any_width_and_never_what_the_viewer_may_not_see(client):
+    page("returns", AudienceKind.PUBLIC, title="返品について", body="ｶｽﾀﾏｰｾﾝﾀｰへご連絡ください")
+    page("gold-returns", AudienceKind.TIERS, audience_tiers=["gold"], title="返品（ゴールド）")
+    html = client.get(reverse("content:page_list"), {"q": "カスタマー 返品"}).content.decode()
+    assert "/pages/returns/" in html and "/pages/gold-returns/" not in html
+    html = client.get(reverse("content:page_list"), {"q": "返品"}).content.decode()
+    assert "/pages/gold-returns/" not in html

@@ -9,6 +9,7 @@ from kizuna.content.audience import Viewer, viewer_for
 from kizuna.content.downloading import file_response, read_link_token
 from kizuna.content.models import Category, Page, PageFile
 from kizuna.content.recommending import recommend
+from kizuna.content.searching import search
 from kizuna.crm.models import Contact
 from kizuna.tracking.models import EventType
 from kizuna.tracking.recording import record_event
@@ -33,12 +34,13 @@ def refused_as_response(view):
 def page_list(request):
     """The pages this viewer may open, by category; the others are not even listed."""
     viewer = viewer_for(request)
-    pages = viewer.visible(Page.objects.published().select_related("category"))
+    query = request.GET.get("q", "").strip()[:200]
+    pages = viewer.visible(search(Page.objects.published().select_related("category"), query))
     categories = {}
     for page in pages:
         categories.setdefault(page.category, []).append(page)
     ordered = sorted(categories.items(), key=lambda item: _category_order(item[0]))
-    return render(request, "content/site/page_list.html", {"categories": ordered})
+    return render(request, "content/site/page_list.html", {"categories": ordered, "query": query})
 
 
 def _category_order(category: Category | None):
