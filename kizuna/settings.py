@@ -144,6 +144,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kizuna.tracking.context_processors.tracking_consent",
+                "kizuna.content.context_processors.announcement_banner",
             ],
         },
     },

@@ -8,6 +8,7 @@ urlpatterns = [
     path("console/", include("kizuna.tracking.urls")),
     path("console/", include("kizuna.segments.urls")),
     path("console/", include("kizuna.members.urls")),
+    path("console/", include("kizuna.content.urls")),
     path("", include("kizuna.members.site_urls")),
     path("", include("kizuna.content.site_urls")),
     path("", include("kizuna.crm.site_urls")),

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from kizuna.content.audience import viewer_for
-from kizuna.content.models import FaqEntry, Page, PageFile
+from kizuna.content.models import Announcement, FaqEntry, Page, PageFile
 
 
 class Refused(Exception):
@@ -51,3 +51,12 @@ def faq_entry_for(request, pk: int) -> FaqEntry:
     if entry is None:
         raise Http404
     return _checked(request, entry)
+
+
+def announcement_for(request, pk: int) -> Announcement:
+    announcement = Announcement.objects.published().filter(pk=pk).first()
+    if announcement is None:
+        raise Http404
+    if not viewer_for(request).may_see(announcement):
+        raise Refused(refuse(request))
+    return announcement

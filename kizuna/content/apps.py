@@ -6,3 +6,8 @@ class ContentConfig(AppConfig):
     name = "kizuna.content"
     label = "content"
     verbose_name = _("Members-only content")
+
+    def ready(self):
+        from kizuna.content import navigation
+
+        navigation.register()

@@ -98,7 +98,9 @@ class Page(AudienceFields, PublishWindow):
     """A page of the member site: Markdown from staff, stored sanitised as HTML."""
 
     title = models.CharField(_("title"), max_length=200)
-    slug = models.SlugField(_("address"), max_length=100, unique=True, allow_unicode=True)
+    slug = models.SlugField(
+        _("page address (URL)"), max_length=100, unique=True, allow_unicode=True
+    )
     summary = models.CharField(_("summary"), max_length=300, blank=True)
     body = models.TextField(_("body (Markdown)"), blank=True)
     body_html = models.TextField(editable=False, blank=True)

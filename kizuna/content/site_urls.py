@@ -3,6 +3,7 @@
 from django.contrib.sitemaps.views import sitemap
 from django.urls import path
 
+from kizuna.content import site_urls_faq
 from kizuna.content.sitemaps import SITEMAPS
 from kizuna.content.views import site
 
@@ -16,4 +17,5 @@ urlpatterns = [
     path("pages/<str:slug>/video/progress/", site.video_progress, name="video_progress"),
     path("files/link/<str:token>/", site.signed_file, name="signed_file"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    *site_urls_faq.urlpatterns,
 ]

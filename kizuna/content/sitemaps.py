@@ -3,7 +3,7 @@
 from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
-from kizuna.content.models import AudienceKind, Page
+from kizuna.content.models import AudienceKind, FaqEntry, Page
 
 
 class PublicPageSitemap(Sitemap):
@@ -19,4 +19,17 @@ class PublicPageSitemap(Sitemap):
         return page.updated_at
 
 
-SITEMAPS = {"pages": PublicPageSitemap}
+class PublicFaqSitemap(Sitemap):
+    changefreq = "monthly"
+
+    def items(self):
+        return FaqEntry.objects.published().filter(audience=AudienceKind.PUBLIC).order_by("pk")
+
+    def location(self, entry):
+        return reverse("content:faq_detail", args=[entry.pk])
+
+    def lastmod(self, entry):
+        return entry.updated_at
+
+
+SITEMAPS = {"pages": PublicPageSitemap, "faq": PublicFaqSitemap}

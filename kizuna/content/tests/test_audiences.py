@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from kizuna.accounts.tests.factories import PASSWORD
 from kizuna.content.downloading import signed_link_token
-from kizuna.content.models import AudienceKind
+from kizuna.content.models import AudienceKind, FaqEntry
 from kizuna.content.tests.factories import attach_pdf, member_contact, page
 from kizuna.tracking.models import Event
 
@@ -150,8 +150,13 @@ def test_nginx_gets_the_file_by_x_accel_redirect(client, library, settings):
 
 
 def test_non_public_pages_are_noindex_and_absent_from_the_sitemap(client, library):
+    public_faq = FaqEntry.objects.create(
+        question="公開Q", answer="A", audience="public", is_published=True
+    )
+    members_faq = FaqEntry.objects.create(question="会員Q", answer="A", is_published=True)
     sitemap = client.get(reverse("content:sitemap")).content.decode()
     assert "/pages/hello/" in sitemap
+    assert f"/faq/{public_faq.pk}/" in sitemap and f"/faq/{members_faq.pk}/" not in sitemap
     assert "gold-guide" not in sitemap and "members-news" not in sitemap and "draft" not in sitemap
     log_in(client, member_contact("m@example.jp"))
     response = client.get(reverse("content:page_detail", args=["members-news"]))
