@@ -59,7 +59,7 @@ class AudienceFormMixin(forms.Form):
         label=_("Membership ranks"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("For “Members of these tiers”: members of any rank ticked."),
+        help_text=_("For “Members with these membership ranks”: members of any rank ticked."),
     )
     audience_tags = forms.MultipleChoiceField(
         label=_("Tags"),

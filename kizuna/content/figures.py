@@ -108,7 +108,7 @@ def audience_in_words(item, tier_names: dict[str, str]) -> str:
     separator = pgettext("list separator", ", ")
     if item.audience == AudienceKind.TIERS:
         names = separator.join(tier_names.get(slug, slug) for slug in item.audience_tiers)
-        return _("Tiers: %(names)s") % {"names": names}
+        return _("Membership ranks: %(names)s") % {"names": names}
     if item.audience == AudienceKind.TAGS:
         return _("Tags: %(names)s") % {"names": separator.join(item.audience_tags)}
     return str(item.get_audience_display())

@@ -17,7 +17,7 @@ from kizuna.crm.models import Contact, StoredFile
 class AudienceKind(models.TextChoices):
     PUBLIC = "public", _("Everyone (public)")
     MEMBERS = "members", _("Any logged-in member")
-    TIERS = "tiers", _("Members of these tiers")
+    TIERS = "tiers", _("Members with these membership ranks")
     TAGS = "tags", _("Members with these tags")
     SEGMENT = "segment", _("Members matching a filter")
 
@@ -29,7 +29,7 @@ class AudienceFields(models.Model):
     audience = models.CharField(
         _("audience"), max_length=10, choices=AudienceKind.choices, default=AudienceKind.MEMBERS
     )
-    audience_tiers = models.JSONField(_("tiers"), default=list, blank=True)
+    audience_tiers = models.JSONField(_("membership ranks"), default=list, blank=True)
     audience_tags = models.JSONField(_("tags"), default=list, blank=True)
     audience_filter = models.JSONField(_("filter"), default=dict, blank=True)
 

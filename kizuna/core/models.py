@@ -132,8 +132,8 @@ _settings_cache: dict = {"row": None, "at": 0.0}
 
 
 class RegistrationPolicy(models.TextChoices):
-    CLOSED = "closed", _("Closed: staff invite members")
-    OPEN = "open", _("Open: people sign up and confirm their email")
+    CLOSED = "closed", _("Staff only: staff invite members")
+    OPEN = "open", _("Self sign-up: people sign up and confirm their email")
     APPROVAL = "approval", _("Approval: people sign up, staff approve")
 
 
@@ -184,7 +184,7 @@ class SiteSettings(models.Model):
         default=RegistrationPolicy.CLOSED,
     )
     register_on_inquiry = models.BooleanField(
-        _("create contacts from inquiries"),
+        _("on inquiry: create contacts from inquiry forms"),
         default=False,
         help_text=_(
             "An inquiry form creates the sender's contact as a lead; they can claim an account "

@@ -193,10 +193,10 @@ class TierForm(forms.ModelForm):
 
 class MemberTierForm(forms.Form):
     tier = forms.ModelChoiceField(
-        label=gettext_lazy("Tier"),
+        label=gettext_lazy("Membership rank"),
         queryset=Tier.objects.all(),
         required=False,
-        empty_label=gettext_lazy("— no tier —"),
+        empty_label=gettext_lazy("— no membership rank —"),
     )
 
 

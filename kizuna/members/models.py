@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from kizuna.crm.models import Contact
@@ -12,11 +12,15 @@ from kizuna.crm.models import Contact
 class MemberState(models.TextChoices):
     """SEGMENTS.md's `member_state` values."""
 
-    PENDING_VERIFICATION = "pending_verification", _("Waiting for email confirmation")
-    PENDING_APPROVAL = "pending_approval", _("Waiting for approval")
-    ACTIVE = "active", _("Active")
-    SUSPENDED = "suspended", _("Suspended")
-    WITHDRAWN = "withdrawn", _("Withdrawn")
+    # The glossary's words: 仮登録, 承認待ち, 本登録, 利用停止, 退会.
+    PENDING_VERIFICATION = (
+        "pending_verification",
+        pgettext_lazy("member state", "Awaiting confirmation"),
+    )
+    PENDING_APPROVAL = "pending_approval", pgettext_lazy("member state", "Awaiting approval")
+    ACTIVE = "active", pgettext_lazy("member state", "Registered")
+    SUSPENDED = "suspended", pgettext_lazy("member state", "Suspended")
+    WITHDRAWN = "withdrawn", pgettext_lazy("member state", "Withdrawn")
 
 
 class JoinedVia(models.TextChoices):
@@ -35,13 +39,13 @@ class Tier(models.Model):
     is_default = models.BooleanField(
         _("given to new members"),
         default=False,
-        help_text=_("New members start in this tier. Only one tier can be the default."),
+        help_text=_("New members start in this rank. Only one rank can be the default."),
     )
 
     class Meta:
         ordering = ["position", "id"]
-        verbose_name = _("tier")
-        verbose_name_plural = _("tiers")
+        verbose_name = _("membership rank")
+        verbose_name_plural = _("membership ranks")
         constraints = [
             models.UniqueConstraint(
                 fields=["is_default"],
@@ -90,7 +94,7 @@ class Member(models.Model):
     state = models.CharField(_("state"), max_length=30, choices=MemberState.choices, db_index=True)
     tier = models.ForeignKey(
         Tier,
-        verbose_name=_("tier"),
+        verbose_name=_("membership rank"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

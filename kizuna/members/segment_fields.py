@@ -21,5 +21,9 @@ def install() -> None:
         choices=lambda: MemberState.choices,
     )
     filtering.register_contact_field(
-        "tier", "member__tier__slug", FieldType.CHOICE, label=_("Tier"), choices=_tier_choices
+        "tier",
+        "member__tier__slug",
+        FieldType.CHOICE,
+        label=_("Membership rank"),
+        choices=_tier_choices,
     )

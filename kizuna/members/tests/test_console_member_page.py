@@ -135,7 +135,7 @@ def test_changing_the_tier_saves_it_and_records_an_audit_entry(staff_client, sta
 
     member.refresh_from_db()
     assert member.tier == gold
-    assert "The tier was changed." in shown_messages(response)
+    assert "The membership rank was changed." in shown_messages(response)
     entry = AuditLog.objects.get(action=AuditAction.UPDATE, object_id=str(member.contact.pk))
     assert entry.actor == staff
     assert entry.changes == {"tier": ["", "gold"]}
@@ -152,7 +152,7 @@ def test_the_tier_can_be_taken_away(staff_client):
 def test_an_unknown_tier_is_refused_with_a_message(staff_client):
     member = make_member()
     response = staff_client.post(action(member, "tier"), {"tier": "99999"}, follow=True)
-    assert "Choose one of the tiers." in shown_messages(response)
+    assert "Choose one of the membership ranks." in shown_messages(response)
 
 
 # --- Approve / reject ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def test_a_members_panel_shows_state_and_tier_without_an_invitation(staff_client
     member = make_member(tier=TierFactory(slug="gold", name_ja="ゴールド会員"))
     url = reverse("members:contact_membership", args=[member.contact_id])
     panel = staff_client.get(url, HTTP_HX_REQUEST="true").content.decode()
-    assert "ゴールド会員" in panel and "有効" in panel
+    assert "ゴールド会員" in panel and "本登録" in panel
     assert reverse("members:invite_contact") not in panel
 
 

@@ -154,9 +154,9 @@ def member_tier(request, pk):
     member = _member(pk)
     form = MemberTierForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Choose one of the tiers."))
+        messages.error(request, _("Choose one of the membership ranks."))
     elif change_tier(member, form.cleaned_data["tier"], by=request.user):
-        messages.success(request, _("The tier was changed."))
+        messages.success(request, _("The membership rank was changed."))
     return redirect("members:member_detail", member.pk)
 
 
@@ -443,7 +443,9 @@ def _tier_form(request, tier: Tier):
     form = TierForm(request.POST or None, instance=tier)
     if request.method == "POST" and form.is_valid():
         saved = form.save()
-        messages.success(request, _("The tier “%(name)s” was saved.") % {"name": saved.name})
+        messages.success(
+            request, _("The membership rank “%(name)s” was saved.") % {"name": saved.name}
+        )
         return redirect("members:tier_list")
     context = {"form": form, "tier": tier if tier.pk else None}
     return render(request, "members/console/tier_form.html", context)
@@ -454,7 +456,9 @@ def tier_delete(request, pk):
     tier = get_object_or_404(Tier.objects.annotate(member_count=Count("members")), pk=pk)
     if request.method == "POST":
         tier.delete()
-        messages.success(request, _("The tier “%(name)s” was deleted.") % {"name": tier.name})
+        messages.success(
+            request, _("The membership rank “%(name)s” was deleted.") % {"name": tier.name}
+        )
         return redirect("members:tier_list")
     return render(request, "members/console/tier_delete.html", {"tier": tier})
 
