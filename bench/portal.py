@@ -355,6 +355,8 @@ def application():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kizuna.settings")
     django.setup()
     settings.ROOT_URLCONF = "bench.portal_urls"
+    if settings.DEBUG:  # production's configuration: cached template loaders, no debug tooling
+        raise SystemExit("the bench server must run with KIZUNA_DEBUG off")
     from kizuna.wsgi import application as production  # noqa: PLC0415
 
     return production

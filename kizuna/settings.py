@@ -191,6 +191,10 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    # Sessions read from the shared cache, written through to the database: no session query on
+    # a logged-in page. Only with Redis: a per-process cache would keep serving, in the other
+    # processes, a session that was ended (log-out, "end other sessions", withdrawal).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

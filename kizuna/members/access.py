@@ -14,9 +14,13 @@ def current_member(request) -> Member | None:
     if not request.user.is_authenticated:
         return None
     if not hasattr(request, "_member"):
-        request._member = (
-            Member.objects.select_related("contact", "tier").filter(user=request.user).first()
-        )
+        # get(), not first(): one membership a login (a one-to-one), so no ORDER BY to build.
+        try:
+            request._member = Member.objects.select_related("contact", "tier").get(
+                user_id=request.user.pk
+            )
+        except Member.DoesNotExist:
+            request._member = None
     return request._member
 
 

@@ -1,5 +1,9 @@
 """The members app's own My Page panels: profile, membership, account security, my data."""
 
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from kizuna.crm import fields
@@ -19,14 +23,38 @@ PROFILE_LABELS = {
     "address": _("Address"),
 }
 
+VISIBLE_FIELDS_KEY = "members:visible_contact_fields"
+# How long another process (with the default per-process cache) may still show a field staff
+# changed; this process, and every process sharing Redis, forget it at once on save or delete.
+VISIBLE_FIELDS_MAX_AGE = 5
+
+
+def visible_contact_fields() -> list[FieldDefinition]:
+    """The contact fields members see on My Page: the same few rows for every member, so read
+    from the cache, not once a page view (a query and a dozen model objects a page)."""
+    definitions = cache.get(VISIBLE_FIELDS_KEY)
+    if definitions is None:
+        definitions = list(
+            FieldDefinition.objects.for_contacts().active().filter(member_visible=True)
+        )
+        cache.set(VISIBLE_FIELDS_KEY, definitions, VISIBLE_FIELDS_MAX_AGE)
+    return definitions
+
+
+@receiver(post_save, sender=FieldDefinition, dispatch_uid="members.forget_visible_fields_save")
+@receiver(post_delete, sender=FieldDefinition, dispatch_uid="members.forget_visible_fields_delete")
+def forget_visible_contact_fields(sender, **kwargs):
+    cache.delete(VISIBLE_FIELDS_KEY)
+    # Again after the commit: a page read between the save and the commit cached the old rows.
+    transaction.on_commit(lambda: cache.delete(VISIBLE_FIELDS_KEY))
+
 
 def profile_panel(request, member):
     if member is None or member.contact_id is None:
         return None
     contact = member.contact
     rows = [(PROFILE_LABELS[name], getattr(contact, name)) for name in MEMBER_CONTACT_FIELDS]
-    definitions = FieldDefinition.objects.for_contacts().active().filter(member_visible=True)
-    for definition in definitions:
+    for definition in visible_contact_fields():
         value = (contact.custom or {}).get(definition.key)
         rows.append((definition.label, fields.display_value(definition, value)))
     return {"rows": rows, "contact": contact}
