@@ -2,6 +2,7 @@
 dismissed, and the banner to show. Each operation owns its transaction; views and the banner's
 context processor call them."""
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce
@@ -61,9 +62,40 @@ def newest_first(announcements):
     return announcements.order_by(Coalesce("published_from", "created_at").desc(), "-id")
 
 
+BANNER_WINDOWS_KEY = "content:banner-windows"
+
+
+def banner_windows() -> list[tuple]:
+    """(from, until) of every banner announcement marked published, from the cache (cleared when
+    an announcement is saved or deleted): most pages have no banner, and then ask nothing."""
+    windows = cache.get(BANNER_WINDOWS_KEY)
+    if windows is None:
+        windows = list(
+            Announcement.objects.filter(banner=True, is_published=True).values_list(
+                "published_from", "published_until"
+            )
+        )
+        cache.set(BANNER_WINDOWS_KEY, windows, 300)
+    return windows
+
+
+def forget_banner_windows(**kwargs) -> None:
+    cache.delete(BANNER_WINDOWS_KEY)
+
+
+def _a_banner_is_live() -> bool:
+    now = timezone.now()
+    return any(
+        (start is None or start <= now) and (end is None or now < end)
+        for start, end in banner_windows()
+    )
+
+
 def current_banner(request) -> Announcement | None:
     """The newest published banner the logged-in viewer may see and has not dismissed; shown
     means seen."""
+    if not request.user.is_authenticated or not _a_banner_is_live():
+        return None
     viewer = viewer_for(request)
     contact = viewer.contact
     if contact is None:

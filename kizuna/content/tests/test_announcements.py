@@ -175,3 +175,15 @@ def test_staff_see_every_banner_without_being_counted(client, news, staff):
     client.force_login(staff)
     assert banner_title(client) == "Gold lounge"
     assert AnnouncementSeen.objects.count() == 0
+
+
+def test_pages_ask_nothing_about_banners_while_none_is_published(client, django_assert_num_queries):
+    from kizuna.content.feedback import current_banner
+    from kizuna.content.tests.factories import member_contact
+
+    member = member_contact("quiet@example.jp")
+    client.force_login(member.user)
+    request = client.get("/").wsgi_request
+    current_banner(request)  # the windows are cached now
+    with django_assert_num_queries(0):
+        assert current_banner(request) is None
