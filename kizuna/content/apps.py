@@ -8,6 +8,7 @@ class ContentConfig(AppConfig):
     verbose_name = _("Members-only content")
 
     def ready(self):
-        from kizuna.content import navigation, receivers  # noqa: F401 - connects them
+        from kizuna.content import navigation, panels, receivers  # noqa: F401 - connects them
 
         navigation.register()
+        panels.register()

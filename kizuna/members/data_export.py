@@ -1,9 +1,9 @@
 """ "Download my data" (right of access): everything Kizuna holds about the member, as JSON.
 
-Other apps add their sections (inquiries, tickets) with mypage.register_export_section()."""
+Other apps add their sections (inquiries, tickets) with core.mypage.register_export_section()."""
 
+from kizuna.core import mypage
 from kizuna.crm.models import FieldDefinition, FieldTarget
-from kizuna.members import mypage
 from kizuna.members.models import Member
 from kizuna.members.registration import MEMBER_CONTACT_FIELDS
 from kizuna.tracking.models import Event

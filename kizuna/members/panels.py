@@ -6,9 +6,9 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
+from kizuna.core import mypage
 from kizuna.crm import fields
 from kizuna.crm.models import FieldDefinition
-from kizuna.members import mypage
 from kizuna.members.registration import MEMBER_CONTACT_FIELDS
 
 PROFILE_LABELS = {

@@ -66,3 +66,21 @@ def test_a_pick_for_a_segment_is_only_for_its_members(library):
 def test_anonymous_visitors_get_only_public_pages(library):
     public = page("open", AudienceKind.PUBLIC)
     assert [item.page for item in recommend(Viewer(None))] == [public]
+
+
+def test_my_page_shows_the_members_announcements_and_recommendations(client, library):
+    from django.urls import reverse
+
+    from kizuna.content.models import Announcement
+
+    Announcement.objects.create(title="年末年始のお知らせ", is_published=True)
+    Announcement.objects.create(
+        title="ゴールド会員向け", audience=AudienceKind.TIERS, audience_tiers=["gold"],
+        is_published=True,
+    )  # fmt: skip
+    StaffPick.objects.create(page=library["b"], note="新入会員の方へ")
+    member = member_contact("me@example.jp")
+    client.force_login(member.user)
+    html = client.get(reverse("members_site:my_page")).content.decode()
+    assert "年末年始のお知らせ" in html and "ゴールド会員向け" not in html
+    assert "新入会員の方へ" in html and "/pages/gold/" not in html

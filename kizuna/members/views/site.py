@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from kizuna.accounts.models import User
+from kizuna.core import mypage
 from kizuna.crm.contacts import update_contact
-from kizuna.members import mypage
 from kizuna.members.access import current_member, member_required
 from kizuna.members.data_export import member_data
 from kizuna.members.forms import AcceptInvitationForm, MemberProfileForm, WithdrawForm

@@ -1,6 +1,7 @@
-"""My Page is a column of panels; each app adds its own in its AppConfig.ready() (inquiries,
-tickets, points and recommendations arrive with their apps), and the sections of "download my
-data" the same way.
+"""My Page (kizuna.members) is a column of panels; each app adds its own in its AppConfig.ready()
+— members its profile and account panels, content the recommendations and announcements, support
+the inquiries, tickets and points — and the sections of "download my data" the same way. The
+registry lives in core so that apps of one tier (DESIGN.md) need not import each other.
 
 A panel's `context(request, member)` returns the template's values, or None to hide the panel.
 It must cost a fixed number of queries whatever the member has (bench/portal.py counts them)."""
