@@ -1,8 +1,8 @@
 """Benchmark: segment filters - our compiled query against hand-written SQL and Mautic's loop.
 
     python -m bench.segments [--contacts 100000] [--events 2000000] [--records N] [--repeat 5]
-        [--timeout 10] [--peer-seconds 5] [--matches 50] [--database kizuna_bench_segments]
-        [--reuse]
+        [--timeout 10] [--peer-seconds 5] [--matches 50] [--refresh-timeout 120]
+        [--database kizuna_bench_segments] [--reuse]
 
 Builds a deterministic dataset in a freshly migrated bench database (never the developer's data;
 PostgreSQL when DATABASE_URL points at one, else a temporary SQLite file), written by the database
@@ -22,7 +22,10 @@ Then, for every filter of SUITE, in interleaved rounds (medians of --repeat):
    count of new members, then batches of 300 "contacts matching the filter, with id <= the
    counted maximum, NOT EXISTS in lead_lists_leads" inserted one batch at a time until none is
    left. The filter part is our compiled SQL (Mautic's is the same kind of per-contact
-   sub-query). A build longer than --peer-seconds is stopped and counted as a lower bound.
+   sub-query). A build longer than --peer-seconds is stopped: its time is a lower bound, and
+   its estimated whole time (labelled "~") is the count's time plus the batches' time so far
+   scaled to all the batches its count asked for - itself low, as each later batch skips more
+   listed contacts. No estimate where the count alone ran out of time.
 Also: matches() for one contact (--matches contacts a filter), refresh_all of the suite saved as
 segments (from empty, then again with nothing changed), and refresh_segment of "loyal-customers"
 after one new form post.
@@ -822,7 +825,8 @@ def create_peer_table() -> None:
 def peer_build(document, list_id: int, budget_s: float) -> dict:
     """Mautic's rebuild of one segment from empty: count the new members (and their highest id),
     then batches of PEER_BATCH new members, inserted one batch at a time, until none is left.
-    Stopped after `budget_s` (then `complete` is false and the time a lower bound)."""
+    Stopped after `budget_s` (then `complete` is false, the time a lower bound and `estimate`
+    the time of the whole build at the pace of the batches done, or None without any)."""
     from django.db import OperationalError, connection  # noqa: PLC0415
     from django.db.models import BooleanField, Count, Max, Min  # noqa: PLC0415
     from django.db.models.expressions import RawSQL  # noqa: PLC0415
@@ -842,12 +846,13 @@ def peer_build(document, list_id: int, budget_s: float) -> dict:
     )
     stamp = NOW.replace(tzinfo=None)
     started = time.perf_counter()
-    added, complete = 0, True
+    added, complete, counted_s, counted = 0, True, None, {"count": 0}
     with StatementTimeout(budget_s):
         try:
             new = Contact.objects.order_by().filter(compile_filter(document, now=NOW))
             new = new.filter(not_listed)
             counted = new.aggregate(count=Count("pk"), max_id=Max("pk"), min_id=Min("pk"))
+            counted_s = time.perf_counter() - started
             while counted["count"] and added < counted["count"]:
                 batch = new.filter(pk__lte=counted["max_id"]).values_list("pk", flat=True)
                 batch = list(batch[:PEER_BATCH])
@@ -862,13 +867,18 @@ def peer_build(document, list_id: int, budget_s: float) -> dict:
         except OperationalError:
             complete = False
     seconds = time.perf_counter() - started
+    estimate = seconds
+    if not complete:
+        estimate = None
+        if counted_s is not None and added:
+            estimate = counted_s + (seconds - counted_s) * counted["count"] / added
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT lead_id FROM bench_lead_lists_leads WHERE leadlist_id = %s", [list_id]
         )
         members = sorted(row[0] for row in cursor.fetchall())
         cursor.execute("DELETE FROM bench_lead_lists_leads WHERE leadlist_id = %s", [list_id])
-    return {"seconds": seconds, "complete": complete, "members": members}
+    return {"seconds": seconds, "complete": complete, "estimate": estimate, "members": members}
 
 
 # --- Measuring -----------------------------------------------------------------------------------
@@ -913,7 +923,9 @@ def measure_filters(repeat: int, timeout: float, peer_seconds: float) -> tuple[d
     # Warm-up round: caches, and the one full comparison of the id sets.
     for name, _, document in SUITE:
         entry = figures[name] = {kind: [] for kind in kinds}
-        entry.update(timed_out=set(), peer=[], peer_complete=True, ids=None, count=None)
+        entry.update(
+            timed_out=set(), peer=[], peer_estimate=[], peer_complete=True, ids=None, count=None
+        )
         for kind in ("ours", "sql"):  # a count that runs out of time: its id list would too
             argument = document if kind == "ours" else name
             seconds, count = clock_within(timeout, lambda f=kinds[kind], a=argument: f(a))
@@ -964,6 +976,8 @@ def measure_filters(repeat: int, timeout: float, peer_seconds: float) -> tuple[d
                 list_id += 1
                 built = peer_build(document, list_id, peer_seconds)
                 entry["peer"].append(built["seconds"])
+                if built["estimate"] is not None:
+                    entry["peer_estimate"].append(built["estimate"])
                 entry["peer_complete"] = built["complete"]
                 if (
                     built["complete"]
@@ -1087,7 +1101,7 @@ def child(options) -> None:
     matches_ms = measure_matches(options.matches, options.contacts, options.timeout)
     progress("measuring refresh_all …")
     counts = {name: entry["count"] for name, entry in figures.items()}
-    refresh, problems = measure_refresh(counts, options.timeout)
+    refresh, problems = measure_refresh(counts, options.refresh_timeout)
     report(options, connection.vendor, records, load_timings, figures, matches_ms, refresh,
            mismatches + problems)  # fmt: skip
 
@@ -1095,6 +1109,15 @@ def child(options) -> None:
 def _bound_mark(ours_late: bool, sql_late: bool) -> str:
     """How to read ours ÷ SQL when either ran out of time: >, <, or ? (both: unknown)."""
     return "?" if ours_late and sql_late else ">" if ours_late else "<" if sql_late else ""
+
+
+def estimate_cell(estimated, peer, ours_ids, late) -> str:
+    """peer÷ours with the peer's whole build estimated: ~ extrapolated, ≥ unknown (its bound)."""
+    if "ours_ids" in late:
+        return "?"
+    if estimated is None:
+        return f"≥{peer / ours_ids:,.0f}"
+    return ("" if estimated == peer else "~") + f"{estimated / ours_ids:,.0f}"
 
 
 def _median_ms(entry: dict, kind: str) -> float:
@@ -1110,7 +1133,8 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
     )
     print(
         f"{'filter':17}{'members':>9}{'ours ms':>10}{'SQL ms':>9}{'ratio':>8}{'ours ids':>10}"
-        f"{'SQL ids':>9}{'ratio':>8}{'peer ms':>10}{'peer÷ours':>10}{'matches':>9}"
+        f"{'SQL ids':>9}{'ratio':>8}{'peer ms':>10}{'peer÷ours':>10}{'estimated':>10}"
+        f"{'matches':>9}"
     )
     rows = []
     for name, _, _ in SUITE:
@@ -1119,6 +1143,10 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
         ours, sql = _median_ms(entry, "ours"), _median_ms(entry, "sql")
         ours_ids, sql_ids = _median_ms(entry, "ours_ids"), _median_ms(entry, "sql_ids")
         peer = _median_ms(entry, "peer")
+        # The whole build: measured, or estimated from a stopped one (~), or unknown (None).
+        estimated = peer if entry["peer_complete"] else None
+        if not entry["peer_complete"] and entry["peer_estimate"]:
+            estimated = _median_ms(entry, "peer_estimate")
         # ">": ours ran out of time (a lower bound); "<": the SQL did (the ratio is an upper one)
         ratio_mark = _bound_mark("ours" in late, "sql" in late)
         ids_mark = _bound_mark("ours_ids" in late, "sql_ids" in late)
@@ -1148,6 +1176,9 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
                 "ids_ratio": ours_ids / sql_ids,
                 "speedup": peer / ours_ids,
                 "peer_complete": entry["peer_complete"],
+                "peer_estimated_ms": None if estimated is None else round(estimated, 1),
+                # where the peer's whole time is unknown, its lower bound (so this one is too)
+                "estimated_speedup": (peer if estimated is None else estimated) / ours_ids,
             }
         )
         count = "?" if entry["count"] is None else format(entry["count"], ",")
@@ -1158,6 +1189,7 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
             f"{cell(sql_ids, '<' if 'sql_ids' in late else ''):>9}"
             f"{cell(ours_ids / sql_ids, ids_mark, '.2f'):>8}{cell(peer, peer_mark, ',.0f'):>10}"
             f"{cell(peer / ours_ids, speedup_mark, ',.0f'):>10}"
+            f"{estimate_cell(estimated, peer, ours_ids, late):>10}"
             f"{cell(matched_ms, '>' if matched_late else '', '.2f'):>9}"
         )
     ratios = [row["ratio"] for row in rows]
@@ -1169,7 +1201,8 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
         f"ratio: ours ÷ hand-written SQL (count; ids: the id list); >: ours ran out of the "
         f"{options.timeout:g} s allowed a statement (a lower bound). peer: Mautic's build in "
         f"batches of {PEER_BATCH} with NOT EXISTS, >: stopped after {options.peer_seconds:g} s; "
-        "peer÷ours: against our id list."
+        "peer÷ours: against our id list; estimated: the same with a stopped build's estimated "
+        "whole time (~: extrapolated from its batches, itself low; ≥: no estimate, the bound)."
     )
     print(
         f"median ratio {statistics.median(ratios):.2f}, worst {max(ratios):.2f} "
@@ -1179,10 +1212,27 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
         + (f"; ours ran out of time on {', '.join(late)}" if late else "")
     )
     bounded = any(not row["peer_complete"] for row in rows)
+    estimated_speedups = [
+        row["estimated_speedup"]
+        for row in rows
+        if "ours_ids" not in figures[row["name"]]["timed_out"]
+    ]
     if speedups:
+        extrapolated = sum(
+            1 for row in rows if not row["peer_complete"] and row["peer_estimated_ms"] is not None
+        )
+        unknown = sum(
+            1 for row in rows if not row["peer_complete"] and row["peer_estimated_ms"] is None
+        )
         print(
             f"faster than the peer: median {'≥ ' if bounded else ''}"
             f"{statistics.median(speedups):,.0f}× over the {len(speedups)} filters ours finished"
+            + (
+                f"; estimated ~{statistics.median(estimated_speedups):,.0f}× ({extrapolated} "
+                f"builds extrapolated, {unknown} without an estimate at their lower bound)"
+                if bounded
+                else ""
+            )
         )
     values = {name: value for name, (value, _) in matches_ms.items()}
     print(
@@ -1195,7 +1245,8 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
         f"refresh_all of the {len(SUITE)} saved segments: {refresh['refresh_all_s']:.2f} s from "
         f"empty, {refresh['refresh_all_again_s']:.2f} s with nothing changed"
         + (
-            f" ({len(failed)} ran out of time and were skipped: {', '.join(failed)})"
+            f" ({len(failed)} ran out of the {options.refresh_timeout:g} s allowed a statement "
+            f"and were skipped: {', '.join(failed)})"
             if failed
             else ""
         )
@@ -1203,7 +1254,7 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
         + (
             f"{one * 1000:.0f} ms ({refresh['one_event_entered']} entered)"
             if one is not None
-            else f"ran out of {options.timeout:g} s"
+            else f"ran out of {options.refresh_timeout:g} s"
         )  # fmt: skip
     )
     for problem in problems:
@@ -1223,6 +1274,7 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
                             "ratio",
                             "count",
                             "peer_ms",
+                            "peer_estimated_ms",
                             "identical",
                             "timed_out",
                         )  # fmt: skip
@@ -1232,6 +1284,10 @@ def report(options, vendor, records, load_timings, figures, matches_ms, refresh,
                 "median_ratio": round(statistics.median(ratios), 3),
                 "worst_ratio": round(max(ratios), 3),
                 "speedup_vs_peer": round(statistics.median(speedups), 1) if speedups else None,
+                # the same with stopped builds' estimated whole times (see the module docstring)
+                "speedup_vs_peer_estimated": (
+                    round(statistics.median(estimated_speedups), 1) if speedups else None
+                ),
                 "matches_one_ms": round(statistics.median(values.values()), 3),
                 "refresh_all_s": round(refresh["refresh_all_s"], 3),
             },
@@ -1254,6 +1310,13 @@ def main(argv=None) -> dict | None:
         "--peer-seconds", type=float, default=5, help="stop a peer build after this long"
     )
     parser.add_argument("--matches", type=int, default=50, help="contacts a filter for matches()")
+    parser.add_argument(
+        "--refresh-timeout",
+        type=float,
+        default=120,
+        help="seconds a statement of a refresh may run (from empty, one INSERT writes an event "
+        "a member: 760,000 of them at 1M contacts take about 20 s)",
+    )
     parser.add_argument(
         "--database",
         default="kizuna_bench_segments",

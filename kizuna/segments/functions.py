@@ -43,10 +43,15 @@ class ContactHasRows(Expression):
     output_field = BooleanField()
     conditional = True
 
-    def __init__(self, arms, at_least: int = 1, at_most: int | None = None, distinct=False):
+    def __init__(
+        self, arms, at_least: int = 1, at_most: int | None = None, distinct=False, *, tests=None
+    ):
+        """`tests`, instead of the bounds: [(column, distinct, at_least, at_most)], any of which
+        the contact's count of non-null `column` values (distinct ones) must pass."""
         super().__init__()
         self.contact = F("pk")
-        self.arms, self.at_least, self.at_most, self.distinct = arms, at_least, at_most, distinct
+        self.arms = arms
+        self.tests = tests or [("counted" if distinct else None, distinct, at_least, at_most)]
         self.anti_join = False
 
     def get_source_expressions(self):
@@ -64,13 +69,18 @@ class ContactHasRows(Expression):
             params += arm_params
         rows = " UNION ALL ".join(parts)  # SQLite takes no parentheses around the parts
         contacts = f"SELECT x.cid FROM ({rows}) AS x"  # noqa: S608 - compiled SQL only
-        if self.distinct or self.at_least != 1 or self.at_most is not None:
-            number = "COUNT(DISTINCT x.counted)" if self.distinct else "COUNT(*)"
-            contacts += f" GROUP BY x.cid HAVING {number} >= %s"
-            params.append(self.at_least)
-            if self.at_most is not None:
-                contacts += f" AND {number} <= %s"
-                params.append(self.at_most)
+        if self.tests != [(None, False, 1, None)]:  # any row will not do: count them
+            passes = []
+            for column, distinct, at_least, at_most in self.tests:
+                number = f"COUNT(x.{column})" if column else "COUNT(*)"
+                if distinct:
+                    number = f"COUNT(DISTINCT x.{column})"
+                passes.append(f"{number} >= %s")
+                params.append(at_least)
+                if at_most is not None:
+                    passes[-1] += f" AND {number} <= %s"
+                    params.append(at_most)
+            contacts += " GROUP BY x.cid HAVING " + " OR ".join(f"({p})" for p in passes)
         if self.anti_join and connection.vendor == "postgresql":
             sql = f"EXISTS (SELECT 1 FROM ({contacts}) AS g WHERE g.cid = {contact_sql})"  # noqa: S608
             return sql, [*params, *contact_params]
