@@ -66,7 +66,10 @@ def viewer_for(request) -> Viewer:
         user = request.user
         contact = None
         if user.is_authenticated and user.is_active:
-            contact = Contact.objects.filter(user=user).first()
+            try:
+                contact = user.contact  # crm's reverse one-to-one (cached when already read)
+            except Contact.DoesNotExist:
+                contact = None
         request._content_viewer = Viewer(contact, is_staff=user.is_authenticated and user.is_staff)
     return request._content_viewer
 

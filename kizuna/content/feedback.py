@@ -62,39 +62,43 @@ def newest_first(announcements):
     return announcements.order_by(Coalesce("published_from", "created_at").desc(), "-id")
 
 
-BANNER_WINDOWS_KEY = "content:banner-windows"
+ANNOUNCEMENT_WINDOWS_KEY = "content:announcement-windows"
 
 
-def banner_windows() -> list[tuple]:
-    """(from, until) of every banner announcement marked published, from the cache (cleared when
-    an announcement is saved or deleted): most pages have no banner, and then ask nothing."""
-    windows = cache.get(BANNER_WINDOWS_KEY)
+def announcement_windows() -> list[tuple]:
+    """(id, banner, from, until) of every announcement marked published, from the cache (cleared
+    when an announcement is saved or deleted): most pages have no banner and most days no news,
+    and then they ask nothing."""
+    windows = cache.get(ANNOUNCEMENT_WINDOWS_KEY)
     if windows is None:
         windows = list(
-            Announcement.objects.filter(banner=True, is_published=True).values_list(
-                "published_from", "published_until"
+            Announcement.objects.filter(is_published=True).values_list(
+                "pk", "banner", "published_from", "published_until"
             )
         )
-        cache.set(BANNER_WINDOWS_KEY, windows, 300)
+        cache.set(ANNOUNCEMENT_WINDOWS_KEY, windows, 300)
     return windows
 
 
-def forget_banner_windows(**kwargs) -> None:
-    cache.delete(BANNER_WINDOWS_KEY)
+def forget_announcement_windows(**kwargs) -> None:
+    cache.delete(ANNOUNCEMENT_WINDOWS_KEY)
 
 
-def _a_banner_is_live() -> bool:
+def live_announcement_ids(*, banners_only: bool = False) -> list[int]:
     now = timezone.now()
-    return any(
-        (start is None or start <= now) and (end is None or now < end)
-        for start, end in banner_windows()
-    )
+    return [
+        pk
+        for pk, banner, start, end in announcement_windows()
+        if (banner or not banners_only)
+        and (start is None or start <= now)
+        and (end is None or now < end)
+    ]
 
 
 def current_banner(request) -> Announcement | None:
     """The newest published banner the logged-in viewer may see and has not dismissed; shown
     means seen."""
-    if not request.user.is_authenticated or not _a_banner_is_live():
+    if not request.user.is_authenticated or not live_announcement_ids(banners_only=True):
         return None
     viewer = viewer_for(request)
     contact = viewer.contact

@@ -1,7 +1,7 @@
 """Content's My Page panels: announcements for the member, and pages recommended to them."""
 
 from kizuna.content.audience import viewer_for
-from kizuna.content.feedback import newest_first
+from kizuna.content.feedback import live_announcement_ids, newest_first
 from kizuna.content.models import Announcement
 from kizuna.content.recommending import recommend
 from kizuna.core import mypage
@@ -13,7 +13,10 @@ def announcements_panel(request, member):
     viewer = viewer_for(request)
     if viewer.contact is None:
         return None
-    announcements = viewer.visible(newest_first(Announcement.objects.published())[:20])
+    live = live_announcement_ids()
+    if not live:
+        return {"announcements": []}
+    announcements = viewer.visible(newest_first(Announcement.objects.filter(pk__in=live))[:20])
     return {"announcements": announcements[:ANNOUNCEMENTS_SHOWN]}
 
 

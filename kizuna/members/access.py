@@ -5,6 +5,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
+from kizuna.accounts.models import User
 from kizuna.members.models import Member, MemberState
 
 
@@ -21,6 +22,12 @@ def current_member(request) -> Member | None:
             )
         except Member.DoesNotExist:
             request._member = None
+        else:
+            # user.contact (crm's reverse one-to-one) is this contact: other apps' panels on the
+            # same page read it without a query of their own.
+            contact = request._member.contact
+            if contact is not None and contact.user_id == request.user.pk:
+                User.contact.related.set_cached_value(request.user, contact)
     return request._member
 
 
