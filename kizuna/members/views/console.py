@@ -378,7 +378,7 @@ def _invite_selection(request, contacts, selection: dict, preview) -> object:
             request,
             _(
                 "The invitations are being sent in the background. Invited contacts appear in "
-                "this list as “Waiting for email confirmation”."
+                "this list as “Awaiting confirmation”."
             ),
         )
         return redirect("members:member_list")
