@@ -1,7 +1,7 @@
 """Benchmark: our CSV import against the physical limit and against django-import-export.
 
     python -m bench.import_contacts --rows 100000 [--peer-rows 1000] [--peer-bulk-rows 10000]
-        [--database kizuna_bench]
+        [--database kizuna_bench_import]
 
 Generates a deterministic Japanese contacts CSV (ten custom fields, 10% duplicate emails, 1%
 invalid rows), then measures in separate processes, each on a freshly migrated bench database
@@ -364,7 +364,7 @@ def run_child(kind: str, path: Path, database_url: str, rows: int = 0) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_database_url(name: str = "kizuna_bench") -> tuple[str, str]:
+def bench_database_url(name: str = "kizuna_bench_import") -> tuple[str, str]:
     """The bench database: `name` on PostgreSQL (emptied before each measurement), else a
     temporary SQLite file."""
     return benchdb.bench_database_url(name, Path(tempfile.mkdtemp(prefix="kizuna-bench-")))
@@ -379,7 +379,7 @@ def main(argv=None) -> None:
     parser.add_argument("--peer-bulk-rows", type=int, default=10_000, help="rows for its bulk mode")
     parser.add_argument(
         "--database",
-        default="kizuna_bench",
+        default="kizuna_bench_import",
         help="PostgreSQL only: the bench database on DATABASE_URL's server (emptied!)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)

@@ -3,10 +3,10 @@
 Per row, Python does only what must be done per row: decode, map, normalise and validate the cells
 (fields.clean_value, the same rules as the forms) and build the search document. It works column
 by column with a cache of the texts each column has seen, so a repeated value costs a dict
-look-up. Each chunk of clean rows then goes to the database as one JSON array, written by one
-INSERT … SELECT for new contacts and one UPDATE … FROM for existing ones - no ORM object and no
-round trip per row - in a second thread on the same connection, while the next chunk is cleaned
-(the database and Python each keep a core busy).
+look-up. Each chunk of clean rows is then written by a few set-based statements (import_writing:
+COPY into a staging table on PostgreSQL, one JSON array on SQLite) - no ORM object and no round
+trip per row - in a second thread on the same connection, while the next chunk is cleaned (the
+database and Python each keep a core busy).
 
 Rules:
 - Each row is all-or-nothing; a rejected row is reported as `line N: reason` (the header is line 1)
@@ -44,11 +44,9 @@ from django.utils.translation import gettext as _
 from kizuna.accounts.models import User
 from kizuna.core.auditing import record_audit
 from kizuna.core.models import AuditAction
-from kizuna.crm import fields, normalising
+from kizuna.crm import fields, import_writing, normalising
 from kizuna.crm.exporting import restore_cell
 from kizuna.crm.models import (
-    Company,
-    ConsentMethod,
     Contact,
     FieldType,
     ImportJob,
@@ -56,7 +54,6 @@ from kizuna.crm.models import (
     ImportMode,
     JobState,
     Lifecycle,
-    Tag,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,12 +61,11 @@ logger = logging.getLogger(__name__)
 KEEP_REJECTIONS = 1000
 # Chunks are sized to about CHUNK_SECONDS of work at the rate so far: progress at least every
 # second, few statements.
-FIRST_CHUNK_ROWS, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS, CHUNK_SECONDS = 1000, 500, 10_000, 0.2
+FIRST_CHUNK_ROWS, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS, CHUNK_SECONDS = 250, 250, 10_000, 0.2
 PROGRESS_EVERY_SECONDS = 0.2
 CACHE_LIMIT = 10_000  # distinct texts remembered per column
 WRITE_IN_THREAD = True  # the database writes one chunk while Python cleans the next
 DETECT_BYTES = 1 << 20
-IMPORT_CONSENT_WORDING = "Imported from CSV"
 TEXT_LIMITS = {
     "family_name": 100,
     "given_name": 100,
@@ -84,30 +80,6 @@ TEXT_LIMITS = {
     "phone": 30,
     "company": 200,
 }
-# Built-in columns written straight to crm_contact (the others are resolved: company, owner, tags).
-DIRECT_COLUMNS = [
-    "email",
-    "family_name",
-    "given_name",
-    "family_name_kana",
-    "given_name_kana",
-    "phone",
-    "postal_code",
-    "prefecture",
-    "city",
-    "address",
-    "lifecycle",
-    "source",
-    "external_id",
-]
-SEARCH_SOURCES = [
-    "family_name",
-    "given_name",
-    "family_name_kana",
-    "given_name_kana",
-    "email",
-    "phone",
-]
 
 
 class ImportFileError(Exception):
@@ -375,7 +347,7 @@ class _Plan:
         self.autofill = "postal_code" in self.has and "prefecture" not in self.has
         self.direct = [
             name
-            for name in DIRECT_COLUMNS
+            for name in import_writing.DIRECT_COLUMNS
             if name in self.has or (self.autofill and name in ("prefecture", "city"))
         ]
         # Cleaning a file cell looks the file up in the database, which the writing thread uses.
@@ -387,6 +359,11 @@ class _Plan:
         other = ImportKey.EXTERNAL_ID if key == ImportKey.EMAIL else ImportKey.EMAIL
         self.other = other if other in self.has else None
         self.seen_other: dict[str, int] = {}
+        # Ids of the companies and tags named so far: most files name a few of them again and
+        # again, so after the first chunks they cost no query.
+        self.company_ids: dict[str, int] = {}
+        self.tag_ids: dict[str, int] = {}
+        self.id_sequence = ""  # PostgreSQL: crm_contact's id sequence, once known
 
     def _converter(self, column: fields.Column) -> Callable[[str], object]:
         if column.is_custom:
@@ -607,8 +584,8 @@ def _clean_chunk(plan: _Plan, chunk: list[tuple[int, list[str]]]) -> _Cleaned:
     else:
         customs = ["{}"] * len(keep)
     nothing = [None] * len(keep)
-    sources = [values.get(name, nothing) for name in (*SEARCH_SOURCES, "company")]
-    documents = [_search_document(*row) for row in zip(*sources, strict=True)]
+    sources = [values.get(name, nothing) for name in (*import_writing.SEARCH_SOURCES, "company")]
+    documents = [import_writing.search_document(*row) for row in zip(*sources, strict=True)]
     return _Cleaned(len(chunk), rejections, lines, cells, keys, others, values, customs, documents)
 
 
@@ -683,12 +660,18 @@ class _Writer:
         plan, result = self.plan, self.result
         rejections = list(cleaned.rejections)
         if cleaned.keys:
+            own_transaction = not connection.in_atomic_block
             with transaction.atomic():
-                existing = _existing(plan.key, cleaned.keys)
+                existing = import_writing.existing_contacts(plan.key, cleaned.keys)
                 holders = {}
                 if plan.other:
                     taken = [other for other in cleaned.others if other]
-                    holders = {k: e.id for k, e in _existing(plan.other, taken, full=False).items()}
+                    holders = {
+                        k: e.id
+                        for k, e in import_writing.existing_contacts(
+                            plan.other, taken, full=False
+                        ).items()
+                    }
                 creates, updates = [], []
                 for position, key in enumerate(cleaned.keys):
                     current = existing.get(key)
@@ -709,7 +692,7 @@ class _Writer:
                     line, cells = cleaned.lines[position], cleaned.cells[position]
                     rejections.append(Rejection(line, message, cells))
                 if not self.dry_run and (creates or updates):
-                    _write(plan, cleaned, creates, updates)
+                    import_writing.write_chunk(plan, cleaned, creates, updates, own_transaction)
             result.created += len(creates)
             result.updated += len(updates)
         for rejection in sorted(rejections, key=attrgetter("line")):
@@ -718,339 +701,6 @@ class _Writer:
         if self.progress and time.monotonic() - self.last_progress >= PROGRESS_EVERY_SECONDS:
             self.progress(result)
             self.last_progress = time.monotonic()
-
-
-@dataclass
-class _Existing:
-    id: int
-    values: dict  # the search-relevant fields, company name, email_opt_in
-
-
-def _existing(kind: str, keys: list[str], full: bool = True) -> dict[str, _Existing]:
-    """The contacts whose email (lower-cased) or external id is one of keys, with what the
-    search document needs (unless not full). Each key is an index look-up (the partial unique
-    indexes, NOT email = '' / NOT external_id = ''), never a scan of every contact: on
-    PostgreSQL a LATERAL … LIMIT 1 per key, which the planner cannot turn into a scan of the
-    whole table (it would for a long IN list once the table has grown)."""
-    if not keys:
-        return {}
-    if kind == ImportKey.EMAIL:
-        condition, match = "NOT c.email = ''", "LOWER(c.email)"
-    else:
-        condition, match = "NOT c.external_id = ''", "c.external_id"
-    names = ["id", "match", "company__name", "email_opt_in", *SEARCH_SOURCES]
-    columns = ["c.id", match, "co.name", "c.email_opt_in", *(f"c.{n}" for n in SEARCH_SOURCES)]
-    if not full:
-        names, columns = names[:2], columns[:2]
-    join = " LEFT JOIN crm_company co ON co.id = c.company_id" if full else ""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            columns[1] = "k.key"
-            rest = (
-                "FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL (SELECT * FROM crm_contact "  # noqa: S608
-                f"AS c WHERE {condition} AND {match} = k.key LIMIT 1) AS c{join}"
-            )
-            found = _fetch(cursor, columns, rest, [keys])
-        else:
-            rest = (
-                f"FROM crm_contact c{join} "  # noqa: S608
-                f"WHERE {condition} AND {match} IN (SELECT value FROM json_each(%s))"
-            )
-            found = _fetch(cursor, columns, rest, [json.dumps(keys)])
-    return {row[1]: _Existing(row[0], dict(zip(names, row, strict=True))) for row in found}
-
-
-def _company_ids(names: set[str]) -> dict[str, int]:
-    """Company ids by name; companies named in the file and missing are created."""
-    ids = {}
-    for company_id, name in (
-        Company.objects.filter(name__in=names).order_by("id").values_list("id", "name")
-    ):
-        ids.setdefault(name, company_id)
-    missing = [Company(name=name) for name in names if name not in ids]
-    for company in Company.objects.bulk_create(missing):
-        ids[company.name] = company.pk
-    if missing and any(c.pk is None for c in missing):
-        ids.update(
-            Company.objects.filter(name__in=[c.name for c in missing]).values_list("name", "id")
-        )
-    return ids
-
-
-# Each chunk goes to the database as one JSON array of rows, one parameter of one statement:
-# PostgreSQL (jsonb_array_elements) and SQLite (json_each) unpack it in C - no per-row round trip,
-# staging table or parameter binding. On SQLite, queries that return many rows aggregate them
-# into one JSON value too: the writing thread would otherwise give up the GIL for each row
-# fetched and wait for it again while the other thread cleans.
-ROW_FIELDS = {
-    "existing_id": "bigint",
-    **dict.fromkeys(DIRECT_COLUMNS, "text"),
-    "owner_id": "bigint",
-    "company_id": "bigint",
-    "custom": "jsonb",
-    "search_text": "text",
-    "search_pairs": "text",
-    "email_opt_in": "boolean",
-}
-
-
-def _json_rows(fields_types: dict[str, str]) -> tuple[str, str]:
-    """(select list naming each field of a row, FROM clause with one %s for the JSON array)."""
-    if connection.vendor == "postgresql":
-        select = [
-            f"r->>{i} AS {name}" if kind == "text" else f"(r->>{i})::{kind} AS {name}"
-            for i, (name, kind) in enumerate(fields_types.items())
-        ]
-        return ", ".join(select), "jsonb_array_elements(%s::jsonb) AS r"
-    select = [f"json_extract(r.value, '$[{i}]') AS {name}" for i, name in enumerate(fields_types)]
-    return ", ".join(select), "json_each(%s) AS r"
-
-
-def insert_rows(
-    cursor, table: str, fields_types: dict[str, str], rows: list, *, constant=(), conflict=""
-) -> None:
-    """INSERT rows (tuples in the order of fields_types: name -> PostgreSQL type) with one
-    statement. constant: (column, value) pairs the same for every row (datetimes: they keep the
-    database's own format). Table and column names are ours, never input."""
-    if not rows:
-        return
-    select, source = _json_rows(fields_types)
-    names = [*fields_types, *(name for name, _value in constant)]
-    select += "".join(", %s" for _constant in constant)
-    _execute(
-        cursor,
-        f"INSERT INTO {table} ({', '.join(names)}) SELECT {select} FROM {source} "  # noqa: S608
-        f"WHERE true {conflict}",  # WHERE true: SQLite's rule for INSERT … SELECT … ON CONFLICT
-        [*(value for _name, value in constant), json.dumps(rows, ensure_ascii=False)],
-    )
-
-
-def _execute(cursor, sql: str, params: list) -> None:
-    """Run a statement whose parameter is a whole chunk on the DB-API cursor, past Django's
-    debug query log: under DEBUG it keeps the last 9,000 statements with their parameters,
-    which for an import of a large file would be gigabytes."""
-    with connection.wrap_database_errors:
-        cursor.cursor.execute(sql, params)
-
-
-def _fetch(cursor, columns: list[str], rest: str, params: list) -> list[list]:
-    """SELECT columns + rest: the rows, as lists; on SQLite as one JSON array (see above)."""
-    if connection.vendor == "postgresql":
-        _execute(cursor, f"SELECT {', '.join(columns)} {rest}", params)  # noqa: S608
-        return cursor.fetchall()
-    _execute(cursor, f"SELECT json_group_array(json_array({', '.join(columns)})) {rest}", params)  # noqa: S608
-    return json.loads(cursor.fetchone()[0])
-
-
-def _write(plan: _Plan, cleaned: _Cleaned, creates: list[int], updates: list) -> None:
-    """Write a chunk: new contacts with one INSERT … SELECT, existing ones with one UPDATE …
-    FROM, then tags and consent records."""
-    # As the ORM stores it (on SQLite, text in UTC without an offset), so comparisons hold.
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    values, order = cleaned.values, creates + [position for position, _current in updates]
-    nothing = [None] * len(order)
-
-    def column(name: str) -> list:
-        found = values.get(name)
-        return [found[i] for i in order] if found is not None else nothing
-
-    companies = column("company")
-    company_ids = _company_ids({name for name in companies if name}) if "company" in values else {}
-    documents = [cleaned.documents[i] for i in creates]
-    documents += [_updated_document(cleaned, i, current.values) for i, current in updates]
-    rows = list(
-        zip(
-            [None] * len(creates) + [current.id for _position, current in updates],
-            *(column(name) for name in DIRECT_COLUMNS),
-            column("owner"),
-            [company_ids.get(name) for name in companies] if company_ids else nothing,
-            [cleaned.customs[i] for i in order],
-            *zip(*documents, strict=True),
-            column("email_opt_in"),
-            strict=True,
-        )
-    )
-    with connection.cursor() as cursor:
-        new_keys = [cleaned.keys[i] for i in creates]
-        new_ids = _insert_new(cursor, plan, rows[: len(creates)], new_keys, now) if creates else {}
-        if updates:
-            _update_existing(cursor, plan, rows[len(creates) :], now)
-        ids = [new_ids[key] for key in new_keys] + [c.id for _p, c in updates]
-        if "tags" in values:
-            _write_tags(cursor, ids, column("tags"))
-        if "email_opt_in" in values:
-            previous = [None] * len(creates) + [c.values["email_opt_in"] for _p, c in updates]
-            _write_consents(cursor, ids, column("email_opt_in"), previous, len(creates), now)
-
-
-def _insert_new(cursor, plan: _Plan, rows: list[tuple], keys: list[str], now) -> dict[str, int]:
-    """Insert the new contacts; returns their ids by import key (lower-cased email)."""
-    defaults = {"lifecycle": f"'{Lifecycle.LEAD}'", "email_opt_in": "FALSE"}
-    written = [name for name in ROW_FIELDS if name != "existing_id"]
-    values = [
-        f"COALESCE({name}, {defaults.get(name, chr(39) * 2)})"
-        if name in DIRECT_COLUMNS or name == "email_opt_in"
-        else name
-        for name in written
-    ]
-    select, source = _json_rows(ROW_FIELDS)
-    returned = "LOWER(email)" if plan.key == ImportKey.EMAIL else "external_id"
-    sql = (
-        f"INSERT INTO crm_contact ({', '.join(written)}, sessions, created_at, updated_at) "  # noqa: S608
-        f"SELECT {', '.join(values)}, 0, %s, %s FROM (SELECT {select} FROM {source}) AS s"
-    )
-    params = [now, now, json.dumps(rows, ensure_ascii=False)]
-    if connection.vendor == "postgresql":
-        _execute(cursor, f"{sql} RETURNING id, {returned}", params)
-        return {key: contact_id for contact_id, key in cursor.fetchall()}
-    _execute(cursor, sql, params)
-    condition = "NOT email = ''" if plan.key == ImportKey.EMAIL else "NOT external_id = ''"
-    rest = f"FROM crm_contact WHERE {condition} AND {returned} IN (SELECT value FROM json_each(%s))"  # noqa: S608
-    found = _fetch(cursor, ["id", returned], rest, [json.dumps(keys)])
-    return {key: contact_id for contact_id, key in found}
-
-
-def _update_existing(cursor, plan: _Plan, rows: list[tuple], now) -> None:
-    """Update the matched contacts: what the file has, empty cells keep the stored value, custom
-    fields merged key by key."""
-    set_columns = list(plan.direct)
-    if "owner" in plan.has:
-        set_columns.append("owner_id")
-    if "company" in plan.has:
-        set_columns.append("company_id")
-    assignments = [f"{name} = COALESCE(s.{name}, crm_contact.{name})" for name in set_columns]
-    assignments += [
-        "search_text = s.search_text",
-        "search_pairs = s.search_pairs",
-        "updated_at = %s",
-    ]
-    if plan.custom:
-        if connection.vendor == "postgresql":
-            assignments.append("custom = crm_contact.custom || s.custom")
-        else:
-            assignments.append("custom = json_patch(crm_contact.custom, s.custom)")
-    select, source = _json_rows(ROW_FIELDS)
-    _execute(
-        cursor,
-        f"UPDATE crm_contact SET {', '.join(assignments)} "  # noqa: S608
-        f"FROM (SELECT {select} FROM {source}) AS s WHERE crm_contact.id = s.existing_id",
-        [now, json.dumps(rows, ensure_ascii=False)],
-    )
-
-
-def _updated_document(cleaned: _Cleaned, position: int, stored: dict) -> tuple[str, str]:
-    """The search document of an updated contact: what the file leaves empty is kept."""
-    values = cleaned.values
-    row = [values[name][position] if name in values else None for name in SEARCH_SOURCES]
-    row.append(values["company"][position] if "company" in values else None)
-    merged = [
-        value or stored[name] or None
-        for value, name in zip(row, (*SEARCH_SOURCES, "company__name"), strict=True)
-    ]
-    return cleaned.documents[position] if merged == row else _search_document(*merged)
-
-
-def _search_document(family, given, family_kana, given_kana, email, phone, company):
-    """contact_search_document(...) of the values (None for empty): the parts that repeat
-    (names, companies) are folded once (normalising's cache), the others (emails, phone
-    numbers) by _fold_ascii."""
-    texts, pairs = [], []
-    for part in (f"{family or ''}{given or ''}", f"{family_kana or ''}{given_kana or ''}"):
-        if part:
-            folded, part_pairs = normalising._folded_part(part)
-            if folded:
-                texts.append(folded)
-                pairs += part_pairs
-    if email:
-        folded, part_pairs = _fold_ascii(email)
-        if folded:
-            texts.append(folded)
-            pairs += part_pairs
-    if phone:
-        for part in (phone, phone.replace("-", "")):
-            if part:
-                folded, part_pairs = _fold_ascii(part)
-                if folded:
-                    texts.append(folded)
-                    pairs += part_pairs
-    if company:
-        folded, part_pairs = normalising._folded_part(company)
-        if folded:
-            texts.append(folded)
-            pairs += part_pairs
-    return " ".join(texts), " ".join(dict.fromkeys(pairs))
-
-
-_ASCII_WORD = re.compile(r"[0-9a-z]{2,}")
-
-
-def _fold_ascii(part: str) -> tuple[str, list[str]]:
-    """normalising._folded_part(part), without its cache: for printable ASCII without double
-    spaces, folding is lower() (NFKC and kana changes nothing) and the pairs of letters and
-    digits are those inside runs of letters and digits."""
-    if not (part.isascii() and part.isprintable() and "  " not in part):
-        folded, pairs = normalising._folded_part(part)
-        return folded, list(pairs)
-    folded = part.strip().lower()
-    return folded, [
-        run[i : i + 2] for run in _ASCII_WORD.findall(folded) for i in range(len(run) - 1)
-    ]
-
-
-def _write_tags(cursor, contact_ids: list[int], tag_lists: list) -> None:
-    links = [
-        (contact_id, tag)
-        for contact_id, tags in zip(contact_ids, tag_lists, strict=True)
-        if tags
-        for tag in tags
-    ]
-    if not links:
-        return
-    names = {tag for _contact_id, tag in links}
-    tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
-    if len(tag_ids) < len(names):
-        Tag.objects.bulk_create(
-            [Tag(name=n) for n in names if n not in tag_ids], ignore_conflicts=True
-        )
-        tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
-    insert_rows(
-        cursor,
-        "crm_contact_tags",
-        {"contact_id": "bigint", "tag_id": "bigint"},
-        [(contact_id, tag_ids[tag]) for contact_id, tag in links],
-        conflict="ON CONFLICT (contact_id, tag_id) DO NOTHING",
-    )
-
-
-def _write_consents(cursor, ids: list[int], answers: list, previous: list, new: int, now) -> None:
-    """A consent record for every contact whose answer the file changes (proof of how: import).
-    A new contact's record is written only when it opts in (not opting in is the default)."""
-    records, opted = [], {True: [], False: []}
-    for position, (contact_id, answer, before) in enumerate(
-        zip(ids, answers, previous, strict=True)
-    ):
-        if answer is None or (position < new and not answer):
-            continue
-        if position >= new and answer == bool(before):
-            continue
-        records.append((contact_id, answer))
-        if position >= new:
-            opted[answer].append(contact_id)
-    insert_rows(
-        cursor,
-        "crm_consentrecord",
-        {"contact_id": "bigint", "opted_in": "boolean"},
-        records,
-        constant=[
-            ("method", ConsentMethod.IMPORT.value),
-            ("wording", IMPORT_CONSENT_WORDING),
-            ("detail", ""),
-            ("recorded_at", now),
-        ],
-    )
-    for answer, contact_ids in opted.items():
-        if contact_ids:
-            Contact.objects.filter(pk__in=contact_ids).update(email_opt_in=answer)
 
 
 # --- Import jobs (console and background task) ---------------------------------------------------
@@ -1167,7 +817,7 @@ def run_import_job(job_id: int) -> None:
 
     def save_rejections():
         with connection.cursor() as cursor:
-            insert_rows(cursor, "crm_importrejection", REJECTION_FIELDS, pending)
+            import_writing.insert_rows(cursor, "crm_importrejection", REJECTION_FIELDS, pending)
         pending.clear()
 
     def keep(rejection: Rejection):

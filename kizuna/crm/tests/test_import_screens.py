@@ -130,19 +130,19 @@ def test_only_staff_reach_any_import_page(client, member, staff, path):
 
 
 def test_an_import_that_breaks_is_marked_failed_and_keeps_what_it_did(staff_client, monkeypatch):
-    from kizuna.crm import importing
+    from kizuna.crm import import_writing, importing
 
-    insert_new, calls = importing._insert_new, []
+    write, calls = import_writing.write_chunk, []
 
     def breaks_the_second_time(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return insert_new(*args, **kwargs)
+        return write(*args, **kwargs)
 
     for name in ("FIRST_CHUNK_ROWS", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"):
         monkeypatch.setattr(importing, name, 2)
-    monkeypatch.setattr(importing, "_insert_new", breaks_the_second_time)
+    monkeypatch.setattr(import_writing, "write_chunk", breaks_the_second_time)
     upload(staff_client, "email\nbad\na@example.jp\nb@example.jp\n")
     job = ImportJob.objects.get()
     data = {"column_0": "email", "mode": "upsert", "key": "email"}

@@ -5,10 +5,11 @@ import random
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import translation
 
 from kizuna.core.models import AuditLog
-from kizuna.crm import fields, importing, normalising
+from kizuna.crm import fields, import_writing, importing, normalising
 from kizuna.crm.importing import (
     ImportFileError,
     automatic_mapping,
@@ -300,7 +301,7 @@ def test_a_database_error_while_writing_reaches_the_caller(db, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importing, "_insert_new", broken)
+    monkeypatch.setattr(import_writing, "write_chunk", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         run("email\na@example.jp\n")
     assert not Contact.objects.exists()
@@ -339,7 +340,7 @@ def test_the_short_paths_agree_with_the_full_rules(db):
         assert outcome(importing._clean_phone, text) == expected, text
     parts = tricky_texts(600, seed=2)
     for family, kana, email, phone, company in zip(*[iter(parts)] * 5, strict=False):
-        document = importing._search_document(family, "太", kana, "タ", email, phone, company)
+        document = import_writing.search_document(family, "太", kana, "タ", email, phone, company)
         assert document == contact_search_document(family, "太", kana, "タ", email, phone, company)
 
 
@@ -370,3 +371,70 @@ def test_a_row_taking_another_contacts_unique_value_is_rejected_and_the_rest_imp
         (2, "OWNER@example.jp belongs to another contact.")
     ]
     assert by_id.updated == 1 and Contact.objects.count() == 2
+
+
+def small_chunks(monkeypatch, rows=2):
+    for name in ("FIRST_CHUNK_ROWS", "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"):
+        monkeypatch.setattr(importing, name, rows)
+
+
+def test_an_update_sets_tags_consent_company_and_merges_custom_fields_of_existing_contacts(db):
+    FieldDefinitionFactory(key="rank", type=FieldType.CHOICE, choices=CHOICES)
+    contact = ContactFactory(email="a@example.jp", custom={"x": "keep"}, email_opt_in=False)
+    contact.tags.add(TagFactory(name="古い"))
+    result = run(
+        "email,タグ,会社名,メール配信同意,rank\n"
+        "a@example.jp,VIP,山田商事,はい,gold\n"
+        "b@example.jp,VIP,山田商事,いいえ,\n"
+    )
+    assert (result.created, result.updated, result.rejected) == (1, 1, 0)
+    contact.refresh_from_db()
+    new = Contact.objects.get(email="b@example.jp")
+    assert contact.custom == {"x": "keep", "rank": "gold"} and new.custom == {}
+    assert contact.company == new.company and Company.objects.get().name == "山田商事"
+    assert sorted(contact.tags.values_list("name", flat=True)) == ["VIP", "古い"]
+    assert list(new.tags.values_list("name", flat=True)) == ["VIP"]
+    assert contact.email_opt_in and not new.email_opt_in
+    assert list(ConsentRecord.objects.values_list("contact", "opted_in")) == [(contact.pk, True)]
+
+
+def test_chunks_inside_the_callers_transaction_are_each_written_once(db, monkeypatch):
+    small_chunks(monkeypatch)
+    ContactFactory(email="c@example.jp", family_name="旧")
+    text = "".join(f"u{n}@example.jp,姓{n},T{n % 2}\n" for n in range(7)) + "c@example.jp,新,T1\n"
+    with transaction.atomic():
+        result = run("email,姓,タグ\n" + text)
+    assert (result.created, result.updated) == (7, 1)
+    assert Contact.objects.count() == 8
+    assert Contact.objects.get(email="c@example.jp").family_name == "新"
+    assert Contact.objects.filter(tags__name="T1").count() == 4
+    assert list(search_contacts(Contact.objects.all(), "姓6")) == [
+        Contact.objects.get(email="u6@example.jp")
+    ]
+
+
+def test_contacts_created_after_an_import_get_ids_of_their_own(db, monkeypatch):
+    small_chunks(monkeypatch, 3)
+    run("email\n" + "".join(f"u{n}@example.jp\n" for n in range(10)))
+    later = ContactFactory()
+    assert Contact.objects.count() == 11
+    assert later.pk > max(Contact.objects.exclude(pk=later.pk).values_list("pk", flat=True))
+
+
+def test_cells_with_tabs_backslashes_and_line_breaks_are_stored_as_written(db):
+    FieldDefinitionFactory(key="memo", type=FieldType.TEXTAREA)
+    run('email,memo,住所\na@example.jp,"C:\\temp\\n\tx\r\nnext \\N",\\N\n')
+    contact = Contact.objects.get()
+    assert contact.custom == {"memo": "C:\\temp\\n\tx\r\nnext \\N"}
+    assert contact.address == "\\N"
+
+
+def test_companies_and_tags_named_again_after_the_remembered_ids_are_forgotten(db, monkeypatch):
+    small_chunks(monkeypatch)
+    monkeypatch.setattr(import_writing, "CACHED_IDS_LIMIT", 1)
+    rows = "".join(f"u{n}@example.jp,会社{n % 3},T{n % 3}\n" for n in range(9))
+    result = run("email,会社名,タグ\n" + rows)
+    assert result.created == 9
+    assert Company.objects.count() == 3
+    tagged = Contact.objects.filter(tags__name="T2")
+    assert set(tagged.values_list("company__name", flat=True)) == {"会社2"}
