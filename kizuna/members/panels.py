@@ -4,11 +4,12 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from kizuna.core import mypage
 from kizuna.crm import fields
-from kizuna.crm.models import FieldDefinition
+from kizuna.crm.models import FieldDefinition, FieldType
 from kizuna.members.registration import MEMBER_CONTACT_FIELDS
 
 PROFILE_LABELS = {
@@ -53,10 +54,14 @@ def profile_panel(request, member):
     if member is None or member.contact_id is None:
         return None
     contact = member.contact
-    rows = [(PROFILE_LABELS[name], getattr(contact, name)) for name in MEMBER_CONTACT_FIELDS]
+    rows = [(PROFILE_LABELS[name], getattr(contact, name), "") for name in MEMBER_CONTACT_FIELDS]
     for definition in visible_contact_fields():
         value = (contact.custom or {}).get(definition.key)
-        rows.append((definition.label, fields.display_value(definition, value)))
+        if definition.type == FieldType.FILE:  # the member's own file, through a checked view
+            url = reverse("members_site:my_file", args=[definition.key]) if value else ""
+            rows.append((definition.label, _("Download the file") if value else "", url))
+        else:
+            rows.append((definition.label, fields.display_value(definition, value), ""))
     return {"rows": rows, "contact": contact}
 
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("mypage/profile/", site.profile_edit, name="profile_edit"),
     path("mypage/withdraw/", site.withdraw, name="withdraw"),
     path("mypage/my-data.json", site.data_export, name="data_export"),
+    path("mypage/files/<slug:key>/", site.my_file, name="my_file"),
     path("members/invitation/<uidb64>/<token>/", site.accept_invitation, name="accept_invitation"),
 ]

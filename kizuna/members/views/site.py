@@ -1,12 +1,13 @@
 """The member's own screens: My Page, profile, download my data, withdrawal, invitation."""
 
 import json
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.tokens import default_token_generator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
@@ -15,6 +16,8 @@ from django.views.decorators.http import require_http_methods
 from kizuna.accounts.models import User
 from kizuna.core import mypage
 from kizuna.crm.contacts import update_contact
+from kizuna.crm.files import download_response
+from kizuna.crm.models import FieldDefinition, FieldType, StoredFile
 from kizuna.members.access import current_member, member_required
 from kizuna.members.data_export import member_data
 from kizuna.members.forms import AcceptInvitationForm, MemberProfileForm, WithdrawForm
@@ -57,6 +60,30 @@ def data_export(request):
     )
     response["Content-Disposition"] = 'attachment; filename="my-data.json"'
     return response
+
+
+@member_required
+def my_file(request, key):
+    """A file of the member's own profile, in a field staff made visible to members."""
+    definition = (
+        FieldDefinition.objects.for_contacts()
+        .active()
+        .filter(key=key, member_visible=True, type=FieldType.FILE)
+        .first()
+    )
+    file_id = (current_member(request).contact.custom or {}).get(key) if definition else None
+    stored = StoredFile.objects.filter(pk=file_id).first() if _is_uuid(file_id) else None
+    if stored is None:
+        raise Http404
+    return download_response(stored)
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 @member_required
