@@ -48,3 +48,8 @@ def test_pages_cannot_be_framed_or_sniffed(client, db):
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+
+
+def test_an_address_with_a_nul_character_is_a_bad_request(client):
+    assert client.get("/pages/%00/").status_code == 400
+    assert client.get("/console/contacts/?q=a%00b").status_code == 400
