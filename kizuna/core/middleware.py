@@ -1,9 +1,8 @@
-"""Requests whose address carries a NUL character are answered 400 at once: no view could use
-one, and PostgreSQL refuses it in any text it is handed (a 500 otherwise)."""
+"""NUL characters never reach a view: PostgreSQL refuses them in any text it is handed (a server
+error otherwise), and no address or form value of ours can mean one. An address with one is a
+bad request; in the query string they are dropped (the tracking pixel must still answer)."""
 
-from urllib.parse import unquote
-
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, QueryDict
 
 
 class RejectNulCharactersMiddleware:
@@ -11,7 +10,12 @@ class RejectNulCharactersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        query = unquote(request.META.get("QUERY_STRING", ""))
-        if "\x00" in request.path or "\x00" in query:
+        if "\x00" in request.path:
             return HttpResponseBadRequest("Bad request.", content_type="text/plain")
+        if "%00" in request.META.get("QUERY_STRING", ""):
+            cleaned = QueryDict(mutable=True)
+            for key, values in request.GET.lists():
+                cleaned.setlist(key.replace("\x00", ""), [v.replace("\x00", "") for v in values])
+            cleaned._mutable = False
+            request.GET = cleaned
         return self.get_response(request)
